@@ -1,0 +1,1 @@
+"""Knowledge-base core: articles, parsing, storage, settings and the `kb` command."""

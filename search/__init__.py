@@ -1,0 +1,1 @@
+"""Embeddings, the vector index and hybrid retrieval."""

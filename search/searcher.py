@@ -1,0 +1,233 @@
+"""Hybrid article search: vector similarity fused with FTS5 keyword ranking, with typo-tolerant keywords."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from kb.storage import DB_FILE, fts_query, keyword_search, open_db
+from search.embed import Embedder
+from search.highlight import highlight, query_terms
+from search.index import VectorIndex
+from search.indexer import INDEX_DIR
+
+
+_WORD = re.compile(r"\w+")
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched (empty or too long); the message says what to change."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One article in a result list, with the section that matched best."""
+
+    slug: str
+    title: str
+    url: str
+    category: str
+    category_title: str
+    section: str
+    anchor: str
+    snippet: str  # HTML-escaped text with the query terms in <mark>
+    score: float
+    vector_score: float
+    keyword_score: float
+    matched: str  # kind of the best chunk: "summary", "question" or "section"
+
+    @property
+    def section_url(self) -> str:
+        return f"{self.url}#{self.anchor}" if self.anchor else self.url
+
+
+@dataclass(frozen=True)
+class _ChunkInfo:
+    article_slug: str
+    kind: str
+    anchor: str
+    heading: str
+    text: str
+
+
+def normalize_query(query: str) -> str:
+    return " ".join(query.lower().split())
+
+
+class Searcher:
+    """Searches one built index. Load it once (``Searcher.load``) and share it; it is safe across threads.
+
+    >>> searcher = Searcher.load(Path("data"), embedder)
+    >>> searcher.search("I forgot my password", k=3)[0].slug
+    'reset-your-password'
+    """
+
+    def __init__(
+        self,
+        index: VectorIndex,
+        db_path: Path | None,
+        embedder: Embedder,
+        *,
+        keyword_weight: float = 0.25,
+        max_query_chars: int = 500,
+        cache_size: int = 4096,
+    ) -> None:
+        self.index = index
+        self.db_path = db_path
+        self.embedder = embedder
+        self.keyword_weight = keyword_weight
+        self.max_query_chars = max_query_chars
+        self._local = threading.local()
+        db = self._db()
+        self.articles = {r["slug"]: r for r in db.query(
+            "select a.slug, a.title, a.description, a.category, a.section, a.updated, "
+            "coalesce(c.title, a.category) as category_title from articles a "
+            "left join categories c on c.key = a.category"
+        )}
+        rows = {r["id"]: r for r in db.query("select id, article_slug, kind, anchor, heading, text from chunks")}
+        # Chunks the manifest names but the database lost (an interrupted build) are skipped, not fatal.
+        self.chunks = [
+            _ChunkInfo(r["article_slug"], r["kind"], r["anchor"], r["heading"], r["text"]) if r else None
+            for r in (rows.get(cid) for cid in index.chunk_ids)
+        ]
+        self.rows_by_article: dict[str, list[int]] = {}
+        for row, info in enumerate(self.chunks):
+            if info is not None:
+                self.rows_by_article.setdefault(info.article_slug, []).append(row)
+        self.vectors = index.vectors()
+        # Words as written (not stemmed), to tell a typo from a word the articles use.
+        self.vocabulary = {w for info in self.chunks if info for w in _WORD.findall(info.text.lower())}
+        self._vocab_list = sorted(w for w in self.vocabulary if len(w) >= 3 and w.isalpha())
+        self._embed_cached = lru_cache(maxsize=cache_size)(self._embed_one)
+        self._correct_cached = lru_cache(maxsize=cache_size)(self._correct_word)
+
+    @classmethod
+    def load(cls, data_dir: Path, embedder: Embedder, **options: float | int) -> Searcher:
+        """Load the index in ``data_dir``, checking it was built with ``embedder``'s model."""
+        index = VectorIndex.load(data_dir / INDEX_DIR, model=embedder.model_name)
+        if index.dims != embedder.dims:
+            VectorIndex.load(data_dir / INDEX_DIR, model=embedder.model_name, dims=embedder.dims)
+        return cls(index, data_dir / DB_FILE, embedder, **options)  # type: ignore[arg-type]
+
+    def _db(self):  # type: ignore[no-untyped-def]
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = open_db(self.db_path)
+            self._local.db = db
+        return db
+
+    def check_query(self, query: str) -> str:
+        query = query.strip()
+        if not query:
+            raise QueryError("the query is empty: type a few words about what you need")
+        if len(query) > self.max_query_chars:
+            raise QueryError(f"the query is {len(query)} characters long; the limit is {self.max_query_chars}")
+        return query
+
+    def _embed_one(self, normalized: str) -> np.ndarray:
+        return self.embedder.encode([normalized])[0]
+
+    def embed(self, query: str) -> np.ndarray:
+        """The query's vector; repeated queries (after normalizing case and spaces) come from a cache."""
+        return self._embed_cached(normalize_query(query))
+
+    def _correct_word(self, word: str) -> str:
+        if len(word) < 4 or not word.isalpha() or word in self.vocabulary:
+            return word
+        match = process.extractOne(word, self._vocab_list, scorer=fuzz.ratio, score_cutoff=80)
+        return str(match[0]) if match else word
+
+    def corrected(self, query: str) -> str:
+        """The query with misspelt words replaced by indexed ones ("pasword" -> "password")."""
+        return " ".join(self._correct_cached(w) for w in re.findall(r"\w+", query.lower()))
+
+    def search(self, query: str, k: int = 10, category: str | None = None) -> list[SearchHit]:
+        """The ``k`` best articles for ``query``, optionally only in one ``category`` (slug)."""
+        query = self.check_query(query)
+        return self.search_vector(query, self.embed(query), k, category)
+
+    def search_vector(
+        self, query: str, vector: np.ndarray, k: int = 10, category: str | None = None
+    ) -> list[SearchHit]:
+        """Like ``search`` with the query's vector already computed (batched callers use this)."""
+        if not len(self.index) or not self.articles:
+            return []
+        pool = max(50, k * 10) if category is None else max(200, k * 40)
+        scores, rows = self.index.search(vector.reshape(1, -1), pool)
+        vec_best: dict[str, tuple[float, int]] = {}
+        for score, row in zip(scores[0], rows[0]):
+            info = self.chunks[row] if row >= 0 else None
+            if info is not None and info.article_slug not in vec_best:
+                vec_best[info.article_slug] = (float(score), int(row))
+
+        keyword: dict[str, float] = {}
+        hits = keyword_search(self._db(), fts_query(self.corrected(query)), limit=pool)
+        if hits:
+            best_rank = hits[0].rank
+            for hit in hits:
+                if hit.article_slug not in keyword and best_rank < 0:
+                    keyword[hit.article_slug] = hit.rank / best_rank
+
+        results = []
+        for slug in set(vec_best) | set(keyword):
+            article = self.articles.get(slug)
+            if article is None or (category and article["category"] != category):
+                continue
+            if slug in vec_best:
+                vec_score, best_row = vec_best[slug]
+            else:
+                vec_score, best_row = self._best_row(slug, vector)
+            kw = keyword.get(slug, 0.0)
+            results.append((vec_score + self.keyword_weight * kw, vec_score, kw, slug, best_row))
+        results.sort(reverse=True)
+        return [self._hit(query, vector, *r) for r in results[:k]]
+
+    def _best_row(self, slug: str, vector: np.ndarray, kind: str | None = None) -> tuple[float, int]:
+        rows = [r for r in self.rows_by_article.get(slug, []) if kind is None or self.chunks[r].kind == kind]  # type: ignore[union-attr]
+        if not rows:
+            return 0.0, -1
+        sims = self.vectors[rows] @ vector
+        best = int(np.argmax(sims))
+        return float(sims[best]), rows[best]
+
+    def _hit(self, query: str, vector: np.ndarray, score: float, vec: float, kw: float, slug: str, row: int) -> SearchHit:
+        article = self.articles[slug]
+        best = self.chunks[row] if row >= 0 else None
+        section_row = row if best is not None and best.kind == "section" else self._best_row(slug, vector, "section")[1]
+        section = self.chunks[section_row] if section_row >= 0 else None
+        text = section.text.split("\n", 1)[-1] if section else article["description"] or ""
+        terms = query_terms(f"{query} {self.corrected(query)}")
+        return SearchHit(
+            slug=slug,
+            title=article["title"],
+            url=f"/articles/{slug}",
+            category=article["category"],
+            category_title=article["category_title"],
+            section=section.heading if section else article["title"],
+            anchor=section.anchor if section else "",
+            snippet=highlight(text, terms),
+            score=round(score, 4),
+            vector_score=round(vec, 4),
+            keyword_score=round(kw, 4),
+            matched=best.kind if best else "keyword",
+        )
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+
+def search_many(searcher: Searcher, queries: Sequence[str], k: int = 10) -> list[list[SearchHit]]:
+    """Search several queries with one embedding pass (for evaluation and batch tools)."""
+    checked = [searcher.check_query(q) for q in queries]
+    vectors = searcher.embedder.encode([normalize_query(q) for q in checked])
+    return [searcher.search_vector(q, v, k) for q, v in zip(checked, vectors)]
