@@ -48,3 +48,76 @@ def m003_create_index_runs(db: Database) -> None:
         },
         pk="id",
     )
+
+
+@migrations()
+def m005_create_conversations(db: Database) -> None:
+    """Chat conversations, their messages, handoff tickets and the delivery outbox."""
+    db["conversations"].create(
+        {
+            "id": str, "created": str, "updated": str, "channel": str, "page_url": str, "user_id": str,
+            "email": str, "name": str, "verified": int, "state": str, "ticket_id": int,
+        },
+        pk="id",
+    )
+    db["messages"].create(
+        {
+            "id": int, "conversation_id": str, "ts": str, "role": str, "text": str, "type": str, "page_url": str,
+            "articles": str, "confidence": float, "feedback": str, "query": str,
+        },
+        pk="id", foreign_keys=[("conversation_id", "conversations", "id")],
+    )
+    db["messages"].create_index(["conversation_id", "id"])
+    db["tickets"].create(
+        {
+            "id": int, "reference": str, "conversation_id": str, "created": str, "updated": str, "status": str,
+            "reason": str, "email": str, "name": str, "note": str, "subject": str, "page_url": str,
+            "confidence": float, "verified": int, "packet": str,
+        },
+        pk="id", foreign_keys=[("conversation_id", "conversations", "id")],
+    )
+    db["tickets"].create_index(["reference"], unique=True)
+    db["tickets"].create_index(["conversation_id"], unique=True)
+    db["tickets"].create_index(["status", "created"])
+    db["outbox"].create(
+        {
+            "id": int, "created": str, "kind": str, "ticket_id": int, "event": str, "payload": str, "status": str,
+            "attempts": int, "next_attempt_at": str, "last_error": str, "delivered_at": str,
+        },
+        pk="id",
+    )
+    db["outbox"].create_index(["status", "next_attempt_at"])
+
+
+@migrations()
+def m006_create_gaps(db: Database) -> None:
+    """Questions the help center could not answer (signals), grouped into gaps for writers."""
+    db["gap_signals"].create(
+        {
+            "id": int, "ts": str, "source": str, "reason": str, "session_id": str, "query_text": str,
+            "query_norm": str, "top_score": float, "top_article_slug": str, "page_url": str, "message_id": int,
+            "gap_id": int,
+        },
+        pk="id",
+    )
+    db["gap_signals"].create_index(["gap_id"])
+    db["gap_signals"].create_index(["ts"])
+    db["gaps"].create(
+        {
+            "id": int, "title": str, "suggested_title": str, "representative_query": str, "status": str,
+            "nearest_article_slug": str, "nearest_article_score": float, "resolved_article_slug": str,
+            "resolution_note": str, "dismissed_reason": str, "resolved_at": str, "created": str, "updated": str,
+            "centroid": bytes, "replay_answered": int, "replay_total": int,
+        },
+        pk="id",
+    )
+
+
+@migrations()
+def m007_create_staff(db: Database) -> None:
+    """Staff accounts for /admin: writers and agents."""
+    db["staff"].create(
+        {"id": int, "username": str, "password_hash": str, "role": str, "created": str, "last_login": str},
+        pk="id",
+    )
+    db["staff"].create_index(["username"], unique=True)
