@@ -51,6 +51,34 @@ def m003_create_index_runs(db: Database) -> None:
 
 
 @migrations()
+def m004_create_events(db: Database) -> None:
+    """What readers do: committed searches (and chat turns), article votes and article views."""
+    # Generic on purpose: the chat writes its turns here too (channel "chat"), so one table answers
+    # "what did people ask, and did they find it" across the site, the widget and the bot.
+    db["query_events"].create(
+        {
+            "id": int, "ts": str, "channel": str, "session_id": str, "page_url": str, "query_text": str,
+            "query_norm": str, "result_count": int, "top_score": float, "second_score": float,
+            "top_article_slug": str, "answered": int, "clicked_article_slug": str, "clicked_rank": int,
+            "handed_off": int, "gap_id": int, "decision": str,
+        },
+        pk="id",
+    )
+    db["query_events"].create_index(["ts"])
+    db["query_events"].create_index(["query_norm"])
+    db["article_feedback"].create(
+        {
+            "article_slug": str, "session_id": str, "ts": str, "vote": str, "reason": str, "comment": str,
+        },
+        pk=("article_slug", "session_id"),
+    )
+    db["article_feedback"].create_index(["ts"])
+    db["article_views"].create({"id": int, "article_slug": str, "ts": str, "session_id": str}, pk="id")
+    db["article_views"].create_index(["article_slug", "ts"])
+    db["article_views"].create_index(["ts"])
+
+
+@migrations()
 def m005_create_conversations(db: Database) -> None:
     """Chat conversations, their messages, handoff tickets and the delivery outbox."""
     db["conversations"].create(
