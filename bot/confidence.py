@@ -1,0 +1,70 @@
+"""Confidence that the top article answers the question: a calibrated probability, not a raw cosine.
+
+Three signals of the search results feed a logistic model: the top article's cosine similarity, its
+margin over the runner-up, and keyword agreement. The weights shipped here were fitted on labelled
+dev questions (CLINC150 train -> val, see BENCHMARKS.md); ``kb calibrate`` refits them on a
+knowledge base's own questions and saves them beside the index.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from search.searcher import SearchHit
+
+CALIBRATION_FILE = "calibration.json"
+
+
+@dataclass(frozen=True)
+class Signals:
+    top: float
+    second: float
+    keyword: float
+
+    @property
+    def margin(self) -> float:
+        return self.top - self.second
+
+    def vector(self) -> list[float]:
+        return [self.top, self.margin, self.keyword]
+
+
+def signals(hits: Sequence[SearchHit]) -> Signals:
+    """The features of a result list (zeros where there are no results)."""
+    if not hits:
+        return Signals(0.0, 0.0, 0.0)
+    second = hits[1].vector_score if len(hits) > 1 else 0.0
+    return Signals(hits[0].vector_score, second, hits[0].keyword_score)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic weights over (top, margin, keyword) and where they came from."""
+
+    # scripts/fit_default_calibration.py on CLINC150 train -> val (3,000 in scope + 100 out of scope).
+    weights: tuple[float, float, float] = (5.13, 7.0, 4.2)
+    bias: float = -6.47
+    source: str = "default: fitted on CLINC150 dev questions"
+
+    def probability(self, s: Signals) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, s.vector()))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def save(self, directory: Path) -> Path:
+        path = directory / CALIBRATION_FILE
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> Calibration:
+        """The knowledge base's own calibration when ``kb calibrate`` wrote one, else the default."""
+        path = directory / CALIBRATION_FILE
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(tuple(data["weights"]), float(data["bias"]), str(data.get("source", path)))  # type: ignore[arg-type]
