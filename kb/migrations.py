@@ -149,3 +149,13 @@ def m007_create_staff(db: Database) -> None:
         pk="id",
     )
     db["staff"].create_index(["username"], unique=True)
+
+
+@migrations()
+def m008_gap_clustering(db: Database) -> None:
+    """Cached question vectors for gap clustering, and the gap fields the writers' reports show."""
+    # Not in `embeddings`: `kb index` prunes vectors no chunk uses, which would drop these on every build.
+    db["gap_vectors"].create({"model": str, "query_norm": str, "vector": bytes}, pk=("model", "query_norm"))
+    for column in ("centroid_model", "nearest_article_title", "keywords", "status_note", "replayed_at"):
+        db["gaps"].add_column(column, str)
+    db["gap_signals"].create_index(["gap_id", "ts"])
