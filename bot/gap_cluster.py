@@ -1,0 +1,256 @@
+"""Group gap signals into gaps by meaning, keeping gap ids stable from one run to the next."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlite_utils import Database
+
+from bot.gap_store import iso, period_start, to_utc
+from bot.gap_title import keywords_by_group, title_from_question
+from search.embed import Embedder
+
+NearestFn = Callable[[str], "tuple[str, str, float] | None"]
+
+# Measured with all-MiniLM-L6-v2 (see tests/test_gaps.py and scripts/bench_gaps.py): complete linkage at 0.4
+# kept clusters ~90% pure on our own set, CLINC150 and BANKING77 samples, and left one-off noise alone.
+MIN_SIMILARITY = 0.4
+MATCH_SIMILARITY = 0.55
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """What one ``cluster_gaps`` run did."""
+
+    signals: int  # unassigned signals considered
+    queries: int  # distinct normalized questions among them
+    embedded: int  # questions embedded now (the rest came from the vector cache)
+    clusters: int  # groups of meaning found among the unassigned questions
+    attached: int  # signals added to gaps that already existed
+    pending: int  # signals left unassigned, waiting for a similar question
+    created: tuple[int, ...] = field(default_factory=tuple)  # ids of new gaps
+    grew: tuple[int, ...] = field(default_factory=tuple)  # ids of existing gaps that got new signals
+    reopened: tuple[int, ...] = field(default_factory=tuple)  # resolved gaps asked about again
+    seconds: float = 0.0
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm if norm else vector).astype(np.float32)
+
+
+def query_vectors(db: Database, embedder: Embedder, norms: Sequence[str]) -> tuple[dict[str, np.ndarray], int]:
+    """Vectors for these normalized questions, embedding only the ones not cached; returns (vectors, embedded)."""
+    model = embedder.model_name
+    found: dict[str, np.ndarray] = {}
+    wanted = list(dict.fromkeys(norms))
+    for start in range(0, len(wanted), 500):
+        batch = wanted[start : start + 500]
+        marks = ",".join("?" * len(batch))
+        for norm, blob in db.execute(
+            f"select query_norm, vector from gap_vectors where model = ? and query_norm in ({marks})", [model, *batch]
+        ).fetchall():
+            found[norm] = _vector(blob)
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        vectors = embedder.encode(missing)
+        rows = [{"model": model, "query_norm": n, "vector": v.astype(np.float32).tobytes()} for n, v in zip(missing, vectors)]
+        with db.atomic():
+            db["gap_vectors"].upsert_all(rows, pk=("model", "query_norm"))
+        found.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(missing, vectors)})
+    return found, len(missing)
+
+
+def _cluster_labels(vectors: np.ndarray, min_similarity: float) -> np.ndarray:
+    if len(vectors) < 2:
+        return np.zeros(len(vectors), dtype=int)
+    from sklearn.cluster import AgglomerativeClustering  # heavy import, only when clustering
+
+    # Complete linkage: every two questions in a cluster are at least min_similarity alike, so one
+    # chain of loosely related questions cannot glue two topics together (single/average linkage did).
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="cosine", linkage="complete", distance_threshold=1.0 - min_similarity
+    )
+    return np.asarray(model.fit_predict(vectors))
+
+
+def _members(db: Database, gap_id: int) -> dict[str, tuple[int, str]]:
+    """Normalized question -> (times asked, newest wording) for one gap."""
+    rows = db.execute(
+        "select query_norm, count(*), (select s2.query_text from gap_signals s2 where s2.gap_id = s.gap_id and "
+        "s2.query_norm = s.query_norm order by s2.ts desc, s2.id desc limit 1) "
+        "from gap_signals s where gap_id = ? group by query_norm",
+        [gap_id],
+    ).fetchall()
+    return {r[0]: (int(r[1]), str(r[2])) for r in rows}
+
+
+def _refresh_gap(
+    db: Database, embedder: Embedder, gap: dict, now: str, nearest: NearestFn | None
+) -> np.ndarray | None:
+    """Recompute a gap's centroid (and, while it is open, its title) from all its questions."""
+    members = _members(db, gap["id"])
+    if not members:
+        return None
+    vectors, _ = query_vectors(db, embedder, list(members))
+    norms = list(members)
+    matrix = np.stack([vectors[n] for n in norms])
+    weights = np.array([members[n][0] for n in norms], dtype=np.float32)
+    centroid = _unit((matrix * weights[:, None]).sum(axis=0))
+    update: dict = {"centroid": centroid.tobytes(), "centroid_model": embedder.model_name, "updated": now}
+    # A resolved or dismissed gap keeps the name the writer acted on.
+    if gap["status"] == "open" or not gap["title"]:
+        central = matrix @ centroid
+        best = max(range(len(norms)), key=lambda i: (round(float(central[i]), 4), members[norms[i]][0]))
+        wording = members[norms[best]][1]
+        title = " ".join(wording.split())
+        update.update(title=title[:1].upper() + title[1:], representative_query=norms[best],
+                      suggested_title=title_from_question(wording))
+        if nearest is not None:
+            update.update(_nearest_fields(nearest, title))
+    db["gaps"].update(gap["id"], update)
+    return centroid
+
+
+def _nearest_fields(nearest: NearestFn, question: str) -> dict:
+    found = nearest(question)
+    if found is None:
+        return {"nearest_article_slug": None, "nearest_article_title": None, "nearest_article_score": None}
+    slug, title, score = found
+    return {"nearest_article_slug": slug, "nearest_article_title": title, "nearest_article_score": round(float(score), 4)}
+
+
+def cluster_gaps(
+    db: Database,
+    embedder: Embedder,
+    *,
+    now: datetime | None = None,
+    min_similarity: float = MIN_SIMILARITY,
+    match_similarity: float = MATCH_SIMILARITY,
+    min_count: int = 2,
+    since_days: float = 90,
+    max_queries: int = 5000,
+    nearest: NearestFn | None = None,
+) -> ClusterReport:
+    """Group the signals not yet in a gap by meaning and file each group under a gap.
+
+    A group joins the existing gap (any status) whose centroid is at least ``match_similarity`` alike, so
+    ids stay stable across runs and a dismissed gap silently absorbs its new questions. Otherwise a group
+    asked at least ``min_count`` times becomes a new open gap; smaller groups wait for a similar question.
+    A resolved gap that gets questions asked after ``resolved_at`` is reopened with a note saying why.
+    Only signals from the last ``since_days`` and the ``max_queries`` newest distinct questions are
+    considered in one run (clustering memory grows with the square of that number).
+    """
+    if not 0 < min_similarity < 1 or not 0 < match_similarity <= 1:
+        raise ValueError("min_similarity and match_similarity are cosine similarities between 0 and 1")
+    started = time.perf_counter()
+    moment = to_utc(now)
+    stamp = iso(moment)
+    model = embedder.model_name
+
+    gaps = {g["id"]: g for g in db.query("select * from gaps order by id")}
+    centroids: dict[int, np.ndarray] = {}
+    for gap in gaps.values():
+        if gap["centroid"] is not None and gap.get("centroid_model") == model:
+            centroids[gap["id"]] = _vector(gap["centroid"])
+        else:  # new model (or a gap made elsewhere): rebuild its centroid in this model's space
+            rebuilt = _refresh_gap(db, embedder, gap, gap["updated"] or stamp, None)
+            if rebuilt is not None:
+                centroids[gap["id"]] = rebuilt
+
+    pending: dict[str, list[int]] = {}
+    for signal_id, norm in db.execute(
+        "select id, query_norm from gap_signals where gap_id is null and ts > ? and ts <= ? order by ts desc, id desc",
+        [period_start(moment, since_days), stamp],
+    ).fetchall():
+        if norm in pending or len(pending) < max_queries:
+            pending.setdefault(norm, []).append(signal_id)
+    norms = list(pending)
+    vectors, embedded = query_vectors(db, embedder, norms)
+    labels = _cluster_labels(np.stack([vectors[n] for n in norms]) if norms else np.zeros((0, 1)), min_similarity)
+
+    groups: dict[int, list[str]] = {}
+    for norm, label in zip(norms, labels):
+        groups.setdefault(int(label), []).append(norm)
+    attached = left = 0
+    created: list[int] = []
+    grew: set[int] = set()
+    with db.atomic():
+        # Biggest groups first, so a new gap's centroid can take in the smaller groups of the same topic.
+        for group in sorted(groups.values(), key=lambda g: -sum(len(pending[n]) for n in g)):
+            ids = [i for n in group for i in pending[n]]
+            weights = np.array([len(pending[n]) for n in group], dtype=np.float32)
+            centroid = _unit((np.stack([vectors[n] for n in group]) * weights[:, None]).sum(axis=0))
+            target = None
+            if centroids:
+                gap_ids = list(centroids)
+                # Inner product is cosine similarity on normalized vectors.
+                sims = np.stack([centroids[g] for g in gap_ids]) @ centroid
+                best = int(np.argmax(sims))
+                if sims[best] >= match_similarity:
+                    target = gap_ids[best]
+            if target is None and len(ids) < min_count:
+                left += len(ids)
+                continue
+            if target is None:
+                target = int(db["gaps"].insert(
+                    {"status": "open", "created": stamp, "updated": stamp, "replay_answered": None,
+                     "replay_total": None}
+                ).last_pk)
+                created.append(target)
+                centroids[target] = centroid
+            else:
+                attached += len(ids)
+                if target not in created:
+                    grew.add(target)
+            for start in range(0, len(ids), 500):
+                batch = ids[start : start + 500]
+                db.execute(
+                    f"update gap_signals set gap_id = ? where id in ({','.join('?' * len(batch))})", [target, *batch]
+                )
+        touched = set(created) | grew
+        for gap in db.query("select * from gaps order by id"):
+            if gap["id"] in touched:
+                rebuilt = _refresh_gap(db, embedder, gap, stamp, nearest)
+                if rebuilt is not None:
+                    centroids[gap["id"]] = rebuilt
+            elif nearest is not None and gap["status"] == "open" and gap["title"]:
+                # Articles change between runs, so the nearest one is looked up again for every open gap.
+                db["gaps"].update(gap["id"], _nearest_fields(nearest, gap["title"]))
+        _store_keywords(db)
+        reopened = _reopen_asked_again(db, stamp)
+    return ClusterReport(
+        signals=sum(len(v) for v in pending.values()), queries=len(norms), embedded=embedded, clusters=len(groups),
+        attached=attached, pending=left, created=tuple(created), grew=tuple(sorted(grew)), reopened=reopened,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _store_keywords(db: Database) -> None:
+    documents: dict[int, list[str]] = {}
+    for gap_id, norm in db.execute("select gap_id, query_norm from gap_signals where gap_id is not null").fetchall():
+        documents.setdefault(int(gap_id), []).append(norm)
+    for gap_id, words in keywords_by_group(documents).items():
+        db["gaps"].update(gap_id, {"keywords": json.dumps(words)})
+
+
+def _reopen_asked_again(db: Database, stamp: str) -> tuple[int, ...]:
+    rows = db.execute(
+        "select g.id, g.resolved_at, g.resolved_article_slug, count(*) from gaps g "
+        "join gap_signals s on s.gap_id = g.id "
+        "where g.status = 'resolved' and s.ts > g.resolved_at group by g.id order by g.id"
+    ).fetchall()
+    for gap_id, resolved_at, slug, count in rows:
+        note = (f"Reopened automatically on {stamp[:10]}: asked {count} more time{'s' if count != 1 else ''} "
+                f"after it was resolved with '{slug}' on {str(resolved_at)[:10]}.")
+        db["gaps"].update(gap_id, {"status": "open", "status_note": note, "updated": stamp})
+    return tuple(int(r[0]) for r in rows)
