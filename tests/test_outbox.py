@@ -8,11 +8,12 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from standardwebhooks import Webhook
 from sqlite_utils import Database
+from standardwebhooks import Webhook
 
 from bot.delivery import DeliveryConfig
 from bot.outbox import (
@@ -229,10 +230,10 @@ def test_two_workers_deliver_fifty_rows_exactly_once(tmp_path: Path) -> None:
     setup.close()
 
 
-def wait_for(condition: object, seconds: float = 5.0) -> bool:
+def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
+        if condition():
             return True
         time.sleep(0.01)
     return False
