@@ -123,6 +123,38 @@ def search(
 
 
 @app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on (default: KB_HOST).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on (default: KB_PORT).", min=1, max=65535)] = None,
+    articles: ArticlesOpt = None,
+    data: DataOpt = None,
+) -> None:
+    """Run the help-center website; builds the search index first when there is none."""
+    import os
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    overrides = {"host": host, "port": port, "articles_dir": articles, "data_dir": data}
+    settings = settings_for(articles, data)
+    if host is not None or port is not None:
+        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    # The app factory reads its settings from the environment, so the options travel that way.
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"KB_{name.upper()}"] = str(value)
+    if not settings.articles_dir.is_dir():
+        fail(f"articles folder {settings.articles_dir} does not exist: pass --articles DIR or set KB_ARTICLES_DIR")
+    log_config = {**LOGGING_CONFIG, "loggers": {
+        **LOGGING_CONFIG["loggers"], "kb": {"handlers": ["default"], "level": "INFO", "propagate": False},
+    }}
+    console.print(f"Serving {settings.site_name} on [bold]http://{settings.host}:{settings.port}[/] (Ctrl+C stops)",
+                  highlight=False)
+    uvicorn.run("web.app:create_app", factory=True, host=settings.host, port=settings.port, log_config=log_config,
+                proxy_headers=True)
+
+
+@app.command()
 def check(articles: ArticlesOpt = None) -> None:
     """Validate the articles: front matter, titles, duplicate slugs, broken links, unreadable files."""
     settings = settings_for(articles)

@@ -1,0 +1,1 @@
+"""The help-center website: a FastAPI app over the kb and search libraries."""

@@ -1,0 +1,108 @@
+"""The app factory: ``create_app(settings)`` wires settings, services, routes, errors and static files.
+
+Run it with ``kb serve``, or ``uvicorn --factory web.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from kb.settings import Settings, load_settings
+from search.embed import Embedder, SentenceEmbedder
+from search.index import MANIFEST
+from search.indexer import INDEX_DIR
+from web.errors import install_error_handlers
+from web.middleware import SiteMiddleware
+from web.reload import ArticleWatcher
+from web.routes import api, pages, seo
+from web.services import Services
+from web.templating import STATIC, build_templates
+
+log = logging.getLogger("kb.web")
+
+
+def _progress_logger() -> object:
+    """Log embedding progress at about every 10% (a first build of a large help center takes a while)."""
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        step = done * 10 // total if total else 10
+        if total and step != last[0]:
+            last[0] = step
+            log.info("embedding chunks: %d/%d", done, total)
+
+    return progress
+
+
+def start_services(settings: Settings, embedder: Embedder) -> Services:
+    """Index what changed since the last run (everything, the first time) and load the search engine."""
+    services = Services(settings, embedder)
+    first = not (settings.data_dir / INDEX_DIR / MANIFEST).exists()
+    if first:
+        log.info("no search index in %s yet: building one from %s", settings.data_dir, settings.articles_dir)
+    report = services.reindex(progress=_progress_logger() if first else None)  # type: ignore[arg-type]
+    for problem in report.problems:
+        log.warning("%s", problem)
+    log.info(
+        "%d articles, %d chunks (%d embedded, %d unchanged) in %.1fs; %d problems",
+        report.articles, report.chunks, report.embedded, report.reused, report.seconds, len(report.problems),
+    )
+    return services
+
+
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    """Build the help-center app. Nothing heavy happens here: the lifespan indexes and loads."""
+    settings = settings or load_settings()
+    embedder = embedder or SentenceEmbedder(settings.model, settings.embed_batch_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = start_services(settings, embedder)
+        app.state.services = services
+        watcher = None
+        if settings.watch:
+            watcher = ArticleWatcher(settings.articles_dir, services.reindex).start()
+            app.state.watcher = watcher
+        try:
+            yield
+        finally:
+            if watcher:
+                watcher.stop()
+            services.close()
+
+    app = FastAPI(
+        title=settings.site_name, summary="Search and read the help center's articles.", lifespan=lifespan,
+        docs_url=None, redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.templates = build_templates(settings)
+    _mount_docs(app)  # before /static, which would otherwise swallow /static/swagger
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SiteMiddleware)
+    install_error_handlers(app)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(seo.router)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI from the swagger-ui-bundle package, so /docs needs no CDN either."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=f"{app.title} API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js", swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )

@@ -1,0 +1,87 @@
+"""What the web app loads once: settings, the search engine (swapped on re-index) and database access."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from kb.settings import Settings
+from kb.storage import DB_FILE, open_db
+from search.embed import Embedder
+from search.indexer import IndexReport, index_articles
+from search.related import RelatedIndex
+from search.searcher import Searcher
+
+log = logging.getLogger("kb.web")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A searcher and the related-articles index built from the same index: swapped together."""
+
+    searcher: Searcher
+    related: RelatedIndex
+
+
+@dataclass
+class Services:
+    """Loaded once by the app's lifespan and kept on ``app.state.services``."""
+
+    settings: Settings
+    embedder: Embedder
+    engine: Engine | None = None
+    _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    @property
+    def db_path(self) -> Path:
+        return self.settings.data_dir / DB_FILE
+
+    @property
+    def searcher(self) -> Searcher:
+        return self.current().searcher
+
+    def current(self) -> Engine:
+        """The engine in use; take it once per request so the searcher and related index match."""
+        if self.engine is None:
+            raise RuntimeError("the search index is not loaded yet")
+        return self.engine
+
+    def db(self) -> Database:
+        """This thread's connection (SQLite connections cannot be shared between threads)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = open_db(self.db_path)
+            self._local.db = db
+        return db
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> IndexReport:
+        """Index what changed and swap in a fresh engine; the old one serves until this one is ready."""
+        s = self.settings
+        with self._index_lock:
+            report = index_articles(
+                s.articles_dir, s.data_dir, self.embedder, chunk_max_chars=s.chunk_max_chars,
+                hnsw_threshold=s.hnsw_threshold, progress=progress, batch_size=s.embed_batch_size,
+            )
+            # Loading is cheap (no model work), so reload even when only a category title changed.
+            searcher = Searcher.load(
+                s.data_dir, self.embedder, keyword_weight=s.keyword_weight, max_query_chars=s.max_query_chars
+            )
+            # One assignment swaps the searcher and related index together; requests that already
+            # took the old engine finish with it.
+            self.engine = Engine(searcher, RelatedIndex(searcher))
+        return report
+
+    def close(self) -> None:
+        """Close this thread's connections (others close with their threads)."""
+        if self.engine is not None:
+            self.engine.searcher.close()
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
