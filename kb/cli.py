@@ -176,5 +176,72 @@ def check(articles: ArticlesOpt = None) -> None:
         raise typer.Exit(1)
 
 
+staff_app = typer.Typer(help="Staff accounts for the admin pages (writers: gaps and analytics; agents: tickets).",
+                        no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+
+
+def _staff_db(data: Path | None):  # type: ignore[no-untyped-def]
+    from kb.storage import DB_FILE, open_db
+
+    return open_db(settings_for(data=data).data_dir / DB_FILE)
+
+
+@staff_app.command("add")
+def staff_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="writer, agent or admin.")] = "agent",
+    password: Annotated[Optional[str], typer.Option(help="Default: asked for, hidden.")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Create a staff account."""
+    from kb.accounts import AccountError, create_staff
+
+    secret = password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        staff = create_staff(_staff_db(data), username, secret, role)
+    except AccountError as exc:
+        fail(str(exc))
+    console.print(f"Created {staff.role} account [bold]{staff.username}[/]; sign in at /admin/login")
+
+
+@staff_app.command("list")
+def staff_list(data: DataOpt = None) -> None:
+    """List staff accounts."""
+    from kb.accounts import list_staff
+
+    for staff in list_staff(_staff_db(data)):
+        print(f"{staff.username}\t{staff.role}")
+
+
+@staff_app.command("password")
+def staff_password(
+    username: str,
+    password: Annotated[Optional[str], typer.Option(help="Default: asked for, hidden.")] = None,
+    data: DataOpt = None,
+) -> None:
+    """Set a staff account's password."""
+    from kb.accounts import AccountError, set_password
+
+    secret = password or typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(_staff_db(data), username, secret)
+    except AccountError as exc:
+        fail(str(exc))
+    console.print(f"Password changed for {username}")
+
+
+@staff_app.command("remove")
+def staff_remove(username: str, data: DataOpt = None) -> None:
+    """Delete a staff account."""
+    from kb.accounts import AccountError, delete_staff
+
+    try:
+        delete_staff(_staff_db(data), username)
+    except AccountError as exc:
+        fail(str(exc))
+    console.print(f"Removed {username}")
+
+
 if __name__ == "__main__":
     app()
