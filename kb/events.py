@@ -99,7 +99,9 @@ class Feedback:
 
 def record_query(db: Database, event: QueryEvent) -> int:
     """Store a committed search or chat turn; returns its id (results link clicks back to it)."""
-    return int(db["query_events"].insert(event.properties()).last_pk)
+    table = db.table("query_events").insert(event.properties())
+    assert table.last_rowid is not None
+    return table.last_rowid
 
 
 def record_click(db: Database, event_id: int, session_id: str, article_slug: str, rank: int) -> bool:
@@ -119,11 +121,11 @@ def record_feedback(db: Database, feedback: Feedback) -> None:
     """
     if not db["articles"].count_where("slug = ?", [feedback.article_slug]):
         raise NotFoundError(f"there is no article '{feedback.article_slug}'")
-    db["article_feedback"].upsert(feedback.properties(), pk=("article_slug", "session_id"))
+    db.table("article_feedback").upsert(feedback.properties(), pk=("article_slug", "session_id"))
 
 
 def record_view(db: Database, article_slug: str, session_id: str | None) -> None:
-    db["article_views"].insert({"article_slug": article_slug, "ts": now_iso(), "session_id": session_id})
+    db.table("article_views").insert({"article_slug": article_slug, "ts": now_iso(), "session_id": session_id})
 
 
 def session_vote(db: Database, article_slug: str, session_id: str) -> Feedback | None:

@@ -79,3 +79,42 @@ def real_embedder():
     from search.embed import SentenceEmbedder
 
     return SentenceEmbedder("all-MiniLM-L6-v2")
+
+
+# The website. Fixture vector scores of unrelated words stay below 0.45 (hashed-bag collisions
+# give up to ~0.4), while a shared word scores 0.5 or more.
+WEB_MIN_SCORE = 0.45
+
+
+def web_settings(articles: Path, data: Path, **overrides: object):
+    from kb.settings import Settings
+
+    options: dict[str, object] = {"articles_dir": articles, "data_dir": data, "watch": False,
+                                  "search_min_score": WEB_MIN_SCORE, "base_url": "https://help.example"}
+    options.update(overrides)
+    return Settings(_env_file=None, **options)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def client(articles_dir: Path, data_dir: Path, fake_embedder: FakeEmbedder):
+    """The website over a writable copy of the fixture articles (one app per test)."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(web_settings(articles_dir, data_dir), embedder=fake_embedder)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory):
+    """One website per test module, for tests that only read (much faster than one per test)."""
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(FIXTURES, root / "articles")
+    app = create_app(web_settings(root / "articles", root / "data"), embedder=FakeEmbedder())
+    with TestClient(app) as test_client:
+        yield test_client

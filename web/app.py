@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -60,11 +61,12 @@ def start_services(settings: Settings, embedder: Embedder) -> Services:
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
     """Build the help-center app. Nothing heavy happens here: the lifespan indexes and loads."""
     settings = settings or load_settings()
-    embedder = embedder or SentenceEmbedder(settings.model, settings.embed_batch_size)
+    # SentenceEmbedder's `dims` is a property (it loads the model), which mypy won't match to the protocol.
+    model = embedder or cast(Embedder, SentenceEmbedder(settings.model, settings.embed_batch_size))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = start_services(settings, embedder)
+        services = start_services(settings, model)
         app.state.services = services
         watcher = None
         if settings.watch:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
@@ -14,7 +14,7 @@ from web.deps import EngineDep, ServicesDep, SessionDep, SettingsDep
 from web.links import click_url
 
 router = APIRouter(prefix="/api", tags=["api"])
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": schemas.ErrorResponse, "description": "The query is empty or too long."},
     404: {"model": schemas.ErrorResponse, "description": "No such article."},
 }
