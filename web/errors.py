@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from kb import helpcenter
 from kb.events import FeedbackError
 from kb.helpcenter import ArticleMovedError, NotFoundError
 from search.searcher import QueryError
@@ -37,7 +36,7 @@ def error_response(request: Request, status: int, message: str) -> Response:
     popular = []
     if status == 404:
         try:
-            popular = helpcenter.popular_articles(request.app.state.services.db(), limit=5)
+            popular = request.app.state.services.popular_articles(5)
         except Exception:  # noqa: BLE001 - an error page must render even if the database cannot
             log.exception("could not list popular articles for the error page")
     query = request.query_params.get("q", "")[:200]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from kb import helpcenter
+from kb.helpcenter import ArticleSummary
 from kb.settings import Settings
 from kb.storage import DB_FILE, open_db
 from search.embed import Embedder
@@ -18,6 +21,7 @@ from search.related import RelatedIndex
 from search.searcher import Searcher
 
 log = logging.getLogger("kb.web")
+POPULAR_TTL_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Services:
     engine: Engine | None = None
     _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
+    _popular: dict[int, tuple[float, list[ArticleSummary]]] = field(default_factory=dict, repr=False)
 
     @property
     def db_path(self) -> Path:
@@ -57,8 +62,21 @@ class Services:
         db = getattr(self._local, "db", None)
         if db is None:
             db = open_db(self.db_path)
+            # Every view, search and vote is a small write. In WAL mode NORMAL still survives an app
+            # crash (only a power cut can lose the last commits) and skips an fsync per write:
+            # 0.06 ms instead of 2.8 ms, which under load decides the p99.
+            db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
+
+    def popular_articles(self, limit: int) -> list[ArticleSummary]:
+        """``kb.helpcenter.popular_articles``, cached for a minute: it counts a month of views."""
+        now = time.monotonic()
+        cached = self._popular.get(limit)
+        if cached is None or now - cached[0] > POPULAR_TTL_SECONDS:
+            cached = (now, helpcenter.popular_articles(self.db(), limit=limit))
+            self._popular[limit] = cached
+        return cached[1]
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> IndexReport:
         """Index what changed and swap in a fresh engine; the old one serves until this one is ready."""
@@ -75,6 +93,7 @@ class Services:
             # One assignment swaps the searcher and related index together; requests that already
             # took the old engine finish with it.
             self.engine = Engine(searcher, RelatedIndex(searcher))
+            self._popular.clear()  # it may name an article that just went away
         return report
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ FeedbackState = Literal["up", "down", "sent"]
 def home(request: Request, services: ServicesDep) -> HTMLResponse:
     db = services.db()
     return render(request, "home.html", {
-        "categories": helpcenter.list_categories(db), "popular": helpcenter.popular_articles(db, limit=6),
+        "categories": helpcenter.list_categories(db), "popular": services.popular_articles(6),
     })
 
 
@@ -90,7 +90,7 @@ def search(
             (click_url(event_id, rank, hit.slug), click_url(event_id, rank, hit.slug, hit.anchor))
             for rank, hit in enumerate(results.hits, start=1)
         ],
-        "popular": [] if results.hits else helpcenter.popular_articles(db, limit=5),
+        "popular": [] if results.hits else services.popular_articles(5),
     })
 
 
