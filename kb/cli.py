@@ -135,23 +135,20 @@ def serve(
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
-    overrides = {"host": host, "port": port, "articles_dir": articles, "data_dir": data}
     settings = settings_for(articles, data)
-    if host is not None or port is not None:
-        settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    # The app factory reads its settings from the environment, so the options travel that way.
-    for name, value in overrides.items():
-        if value is not None:
-            os.environ[f"KB_{name.upper()}"] = str(value)
+    host, port = host or settings.host, port or settings.port
     if not settings.articles_dir.is_dir():
         fail(f"articles folder {settings.articles_dir} does not exist: pass --articles DIR or set KB_ARTICLES_DIR")
+    # The app factory (web.app.create_app) reads its settings from the environment: pass the options that way.
+    for name, value in {"KB_ARTICLES_DIR": articles, "KB_DATA_DIR": data, "KB_HOST": host, "KB_PORT": port}.items():
+        if value is not None:
+            os.environ[name] = str(value)
+    # Our "kb" loggers (index progress, re-index reports) print like uvicorn's own.
     log_config = {**LOGGING_CONFIG, "loggers": {
         **LOGGING_CONFIG["loggers"], "kb": {"handlers": ["default"], "level": "INFO", "propagate": False},
     }}
-    console.print(f"Serving {settings.site_name} on [bold]http://{settings.host}:{settings.port}[/] (Ctrl+C stops)",
-                  highlight=False)
-    uvicorn.run("web.app:create_app", factory=True, host=settings.host, port=settings.port, log_config=log_config,
-                proxy_headers=True)
+    console.print(f"Serving {settings.site_name} on [bold]http://{host}:{port}[/] (Ctrl+C stops)", highlight=False)
+    uvicorn.run("web.app:create_app", factory=True, host=host, port=port, log_config=log_config)
 
 
 @app.command()

@@ -6,7 +6,7 @@ Run it with ``kb serve``, or ``uvicorn --factory web.app:create_app``.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import cast
 
@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from kb.settings import Settings, load_settings
 from search.embed import Embedder, SentenceEmbedder
 from search.index import MANIFEST
-from search.indexer import INDEX_DIR
+from search.indexer import INDEX_DIR, IndexReport
 from web.errors import install_error_handlers
 from web.middleware import SiteMiddleware
 from web.reload import ArticleWatcher
@@ -29,7 +29,7 @@ from web.templating import STATIC, build_templates
 log = logging.getLogger("kb.web")
 
 
-def _progress_logger() -> object:
+def _progress_logger() -> Callable[[int, int], None]:
     """Log embedding progress at about every 10% (a first build of a large help center takes a while)."""
     last = [-1]
 
@@ -42,19 +42,26 @@ def _progress_logger() -> object:
     return progress
 
 
+def reindex(services: Services, progress: Callable[[int, int], None] | None = None) -> IndexReport:
+    """Re-index (only what changed), swap in the new engine, and log what happened and every problem."""
+    report = services.reindex(progress=progress)
+    for problem in report.problems:
+        log.warning("skipped or flagged: %s", problem)
+    log.info(
+        "%d articles, %d chunks (%d embedded, %d unchanged); %d changed, %d removed; %d problems; %.2fs",
+        report.articles, report.chunks, report.embedded, report.reused, len(report.changed), len(report.removed),
+        len(report.problems), report.seconds,
+    )
+    return report
+
+
 def start_services(settings: Settings, embedder: Embedder) -> Services:
     """Index what changed since the last run (everything, the first time) and load the search engine."""
     services = Services(settings, embedder)
     first = not (settings.data_dir / INDEX_DIR / MANIFEST).exists()
     if first:
         log.info("no search index in %s yet: building one from %s", settings.data_dir, settings.articles_dir)
-    report = services.reindex(progress=_progress_logger() if first else None)  # type: ignore[arg-type]
-    for problem in report.problems:
-        log.warning("%s", problem)
-    log.info(
-        "%d articles, %d chunks (%d embedded, %d unchanged) in %.1fs; %d problems",
-        report.articles, report.chunks, report.embedded, report.reused, report.seconds, len(report.problems),
-    )
+    reindex(services, progress=_progress_logger() if first else None)
     return services
 
 
@@ -70,7 +77,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         app.state.services = services
         watcher = None
         if settings.watch:
-            watcher = ArticleWatcher(settings.articles_dir, services.reindex).start()
+            watcher = ArticleWatcher(settings.articles_dir, lambda: reindex(services)).start()
             app.state.watcher = watcher
         try:
             yield
