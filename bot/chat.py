@@ -72,10 +72,13 @@ def decide(hits: list[SearchHit], calibration: Calibration, thresholds: Threshol
     """Answer when confident, ask when the top articles are close, hand off below the clarify threshold."""
     s = signals(hits)
     p = calibration.probability(s)
-    if not hits or p < thresholds.clarify:
+    # A knowledge base's self-calibration chose its own thresholds on its own questions (bot.calibrate).
+    clarify = thresholds.clarify if calibration.clarify is None else calibration.clarify
+    answer = thresholds.answer if calibration.answer is None else calibration.answer
+    if not hits or p < clarify:
         return Decision("handoff", p, hits[:3], "low_confidence")
     close = [h for h in hits[:3] if hits[0].vector_score - h.vector_score < thresholds.ambiguity_margin]
-    if p >= thresholds.answer and len(close) == 1:
+    if p >= answer and len(close) == 1:
         return Decision("answer", p, hits[:3])
     return Decision("clarify", p, close if len(close) > 1 else hits[:1])
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from search.searcher import SearchHit
 
 CALIBRATION_FILE = "calibration.json"
+CALIBRATION_VERSION = 1  # bump when the signals change: older files are then ignored
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,21 @@ def signals(hits: Sequence[SearchHit]) -> Signals:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic weights over (top, margin, keyword) and where they came from."""
+    """Logistic weights over (top, margin, keyword), where they came from, and the thresholds chosen with them.
+
+    ``answer`` / ``clarify`` are set by self-calibration (``bot.calibrate``); when they are None the
+    thresholds from settings apply.
+    """
 
     # scripts/fit_default_calibration.py on CLINC150 train -> val (3,000 in scope + 100 out of scope).
     weights: tuple[float, float, float] = (5.13, 7.0, 4.2)
     bias: float = -6.47
     source: str = "default: fitted on CLINC150 dev questions"
+    answer: float | None = None
+    clarify: float | None = None
+    version: int = CALIBRATION_VERSION
+    created: str = ""
+    samples: int = 0
 
     def probability(self, s: Signals) -> float:
         z = self.bias + sum(w * x for w, x in zip(self.weights, s.vector()))
@@ -57,14 +67,22 @@ class Calibration:
     def save(self, directory: Path) -> Path:
         path = directory / CALIBRATION_FILE
         directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        tmp.replace(path)
         return path
 
     @classmethod
     def load(cls, directory: Path) -> Calibration:
-        """The knowledge base's own calibration when ``kb calibrate`` wrote one, else the default."""
+        """The knowledge base's own calibration when one was written (by indexing or ``kb calibrate``), else the default."""
         path = directory / CALIBRATION_FILE
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(tuple(data["weights"]), float(data["bias"]), str(data.get("source", path)))  # type: ignore[arg-type]
+        if data.get("version", CALIBRATION_VERSION) != CALIBRATION_VERSION:
+            return cls()
+        return cls(
+            tuple(data["weights"]), float(data["bias"]), str(data.get("source", path)),  # type: ignore[arg-type]
+            data.get("answer"), data.get("clarify"), CALIBRATION_VERSION, str(data.get("created", "")),
+            int(data.get("samples", 0)),
+        )

@@ -63,6 +63,29 @@ class Settings(BaseSettings):
         0.02, ge=0, le=1, description="Articles whose similarity is this close to the top one are offered as choices."
     )
     max_message_chars: int = Field(1000, ge=10, description="Longest accepted chat message, in characters.")
+    # Answer quality (bot.calibrate, search.tune): what `kb index` does besides indexing. See BENCHMARKS.md.
+    auto_calibrate: bool = Field(
+        True, description="After indexing, fit the confidence model and thresholds on the articles' own questions.",
+    )
+    calibration_min_questions: int = Field(
+        20, ge=2, description="Fewer questions than this in the articles: keep the shipped calibration and thresholds.",
+    )
+    target_precision: float = Field(
+        0.9, gt=0, lt=1,
+        description="Self-calibration sets the answer threshold so that this share of outright answers is right.",
+    )
+    target_handoff: float = Field(
+        0.9, gt=0, lt=1,
+        description="Self-calibration sets the handoff threshold so that this share of questions with no article is handed off.",
+    )
+    auto_tune: bool = Field(
+        True, description="Fine-tune the embedding model on the articles' questions during `kb index` when they change.",
+    )
+    tune_min_questions: int = Field(
+        500, ge=2, description="Fewer questions than this in the articles: `kb index` does not fine-tune (`kb tune` still can).",
+    )
+    tune_epochs: float = Field(1.0, gt=0, le=20, description="Passes over the questions when fine-tuning.")
+    tune_max_seconds: float = Field(900.0, gt=0, description="Fine-tuning stops after this many seconds of training.")
     # Handoff delivery (bot.outbox): empty smtp_host / webhook_url switch that channel off.
     smtp_host: str = Field("", description="SMTP server that sends handoff tickets to the support address; empty turns email off.")
     smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server (587 with STARTTLS is usual).")

@@ -41,9 +41,11 @@ def resolve_model(name: str) -> str:
 class SentenceEmbedder:
     """Wraps ``SentenceTransformer``; the model loads on first use, not at import or construction."""
 
-    def __init__(self, model_name: str, batch_size: int = 64) -> None:
+    def __init__(self, model_name: str, batch_size: int = 64, source: str | None = None) -> None:
         self.model_name = model_name
         self.batch_size = batch_size
+        # Where to load from when it is not the name (a model fine-tuned by ``kb tune`` lives in the data folder).
+        self.source = source
         self._model = None
         self._lock = threading.Lock()
         self._dims: int | None = None
@@ -58,7 +60,7 @@ class SentenceEmbedder:
                     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
                     from sentence_transformers import SentenceTransformer
 
-                    source = resolve_model(self.model_name)
+                    source = self.source or resolve_model(self.model_name)
                     try:
                         model = SentenceTransformer(source, device="cpu")
                     except OSError as exc:

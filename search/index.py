@@ -139,3 +139,13 @@ class VectorIndex:
             manifest["built_at"], manifest["build_id"], manifest["kind"],
             {k: v for k, v in manifest.items() if k not in known},
         )
+
+
+def update_manifest(directory: Path, **fields: object) -> None:
+    """Add or replace top-level fields of the saved manifest (e.g. the calibration fitted on this index)."""
+    path = directory / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.update(fields)
+    tmp = directory / f"{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.write_text(json.dumps(manifest), encoding="utf-8")
+    os.replace(tmp, path)

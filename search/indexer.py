@@ -7,7 +7,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from kb.storage import DB_FILE, article_row, cached_vectors, open_db, prune_vect
 from kb.storage import store_vectors
 from search.embed import Embedder
 from search.index import VectorIndex
+from search.tune import TunedModel, tuned_embedder
 
 INDEX_DIR = "index"
 Progress = Callable[[int, int], None]
@@ -57,6 +58,9 @@ def index_articles(
     is indexed. The database changes and the new vector index become visible together at the end.
     """
     started = time.perf_counter()
+    base_model = embedder.model_name
+    # A model fine-tuned on this knowledge base (``kb tune``) replaces its base model.
+    embedder = tuned_embedder(data_dir, embedder)
     catalog = load_catalog(articles_dir)
     articles = catalog.published
     report = IndexReport(
@@ -93,6 +97,9 @@ def index_articles(
         index = VectorIndex.build(
             matrix, [c.id for c in chunks], [c.content_hash for c in chunks], embedder.model_name, hnsw_threshold
         )
+        if embedder.model_name != base_model:
+            tuned = TunedModel.load(data_dir)
+            index.extra = {"base_model": base_model, "tuned_model": asdict(tuned) if tuned else None}
         before = {r["slug"]: r["content_hash"] for r in db.query("select slug, content_hash from articles")}
         report.changed = sorted(a.slug for a in articles if before.get(a.slug) != hashes[a.slug])
         with db.conn:

@@ -17,6 +17,7 @@ from search.embed import Embedder
 from search.highlight import highlight, query_terms
 from search.index import VectorIndex
 from search.indexer import INDEX_DIR
+from search.tune import tuned_embedder
 
 
 _WORD = re.compile(r"\w+")
@@ -110,7 +111,11 @@ class Searcher:
 
     @classmethod
     def load(cls, data_dir: Path, embedder: Embedder, **options: float | int) -> Searcher:
-        """Load the index in ``data_dir``, checking it was built with ``embedder``'s model."""
+        """Load the index in ``data_dir``, checking it was built with ``embedder``'s model.
+
+        When ``kb tune`` fine-tuned ``embedder``'s model for this data folder, the tuned model is used.
+        """
+        embedder = tuned_embedder(data_dir, embedder)
         index = VectorIndex.load(data_dir / INDEX_DIR, model=embedder.model_name)
         if index.dims != embedder.dims:
             VectorIndex.load(data_dir / INDEX_DIR, model=embedder.model_name, dims=embedder.dims)
@@ -154,21 +159,37 @@ class Searcher:
         return self.search_vector(query, self.embed(query), k, category)
 
     def search_vector(
-        self, query: str, vector: np.ndarray, k: int = 10, category: str | None = None
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int = 10,
+        category: str | None = None,
+        *,
+        exclude_chunks: frozenset[str] = frozenset(),
+        exclude_articles: frozenset[str] = frozenset(),
     ) -> list[SearchHit]:
-        """Like ``search`` with the query's vector already computed (batched callers use this)."""
+        """Like ``search`` with the query's vector already computed (batched callers use this).
+
+        ``exclude_chunks`` (chunk ids) and ``exclude_articles`` (slugs) search as if they were not
+        indexed: self-calibration asks an article's own questions with them held out.
+        """
         if not len(self.index) or not self.articles:
             return []
         pool = max(50, k * 10) if category is None else max(200, k * 40)
+        pool += len(exclude_chunks) + sum(len(self.rows_by_article.get(s, ())) for s in exclude_articles)
         scores, rows = self.index.search(vector.reshape(1, -1), pool)
         vec_best: dict[str, tuple[float, int]] = {}
         for score, row in zip(scores[0], rows[0]):
             info = self.chunks[row] if row >= 0 else None
-            if info is not None and info.article_slug not in vec_best:
-                vec_best[info.article_slug] = (float(score), int(row))
+            if info is None or info.article_slug in vec_best or info.article_slug in exclude_articles:
+                continue
+            if exclude_chunks and self.index.chunk_ids[row] in exclude_chunks:
+                continue
+            vec_best[info.article_slug] = (float(score), int(row))
 
         keyword: dict[str, float] = {}
-        hits = keyword_search(self._db(), fts_query(self.corrected(query)), limit=pool)
+        hits = [h for h in keyword_search(self._db(), fts_query(self.corrected(query)), limit=pool)
+                if h.chunk_id not in exclude_chunks and h.article_slug not in exclude_articles]
         if hits:
             best_rank = hits[0].rank
             for hit in hits:
