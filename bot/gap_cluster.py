@@ -7,20 +7,23 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlite_utils import Database
 
 from bot.gap_store import iso, period_start, to_utc
-from bot.gap_title import keywords_by_group, title_from_question
+from bot.gap_title import keywords_by_group, tidy_question, title_from_question, title_quality
 from search.embed import Embedder
 
 NearestFn = Callable[[str], "tuple[str, str, float] | None"]
 
-# Measured with all-MiniLM-L6-v2 (see tests/test_gaps.py and scripts/bench_gaps.py): complete linkage at 0.4
-# kept clusters ~90% pure on our own set, CLINC150 and BANKING77 samples, and left one-off noise alone.
+# Measured with all-MiniLM-L6-v2 by scripts/bench_gaps.py (figures in BENCHMARKS.md): complete linkage at 0.4
+# kept gaps ~90% pure on our own question set and a CLINC150 sample and left one-off noise out; average and
+# single linkage and HDBSCAN mixed topics or pulled noise in. Half-topic centroids of the same topic scored
+# 0.59-0.84 against each other and mostly under 0.6 against other topics, hence the match threshold.
 MIN_SIMILARITY = 0.4
-MATCH_SIMILARITY = 0.55
+MATCH_SIMILARITY = 0.6
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def query_vectors(db: Database, embedder: Embedder, norms: Sequence[str]) -> tup
         vectors = embedder.encode(missing)
         rows = [{"model": model, "query_norm": n, "vector": v.astype(np.float32).tobytes()} for n, v in zip(missing, vectors)]
         with db.atomic():
-            db["gap_vectors"].upsert_all(rows, pk=("model", "query_norm"))
+            db.table("gap_vectors").upsert_all(rows, pk=("model", "query_norm"))
         found.update({n: np.asarray(v, dtype=np.float32) for n, v in zip(missing, vectors)})
     return found, len(missing)
 
@@ -95,7 +98,7 @@ def _members(db: Database, gap_id: int) -> dict[str, tuple[int, str]]:
 
 
 def _refresh_gap(
-    db: Database, embedder: Embedder, gap: dict, now: str, nearest: NearestFn | None
+    db: Database, embedder: Embedder, gap: dict[str, Any], now: str, nearest: NearestFn | None
 ) -> np.ndarray | None:
     """Recompute a gap's centroid (and, while it is open, its title) from all its questions."""
     members = _members(db, gap["id"])
@@ -106,22 +109,24 @@ def _refresh_gap(
     matrix = np.stack([vectors[n] for n in norms])
     weights = np.array([members[n][0] for n in norms], dtype=np.float32)
     centroid = _unit((matrix * weights[:, None]).sum(axis=0))
-    update: dict = {"centroid": centroid.tobytes(), "centroid_model": embedder.model_name, "updated": now}
+    update: dict[str, Any] = {"centroid": centroid.tobytes(), "centroid_model": embedder.model_name, "updated": now}
     # A resolved or dismissed gap keeps the name the writer acted on.
     if gap["status"] == "open" or not gap["title"]:
         central = matrix @ centroid
-        best = max(range(len(norms)), key=lambda i: (round(float(central[i]), 4), members[norms[i]][0]))
-        wording = members[norms[best]][1]
-        title = " ".join(wording.split())
-        update.update(title=title[:1].upper() + title[1:], representative_query=norms[best],
-                      suggested_title=title_from_question(wording))
+        ranked = sorted(range(len(norms)), key=lambda i: (-round(float(central[i]), 4), -members[norms[i]][0]))
+        title = tidy_question(members[norms[ranked[0]]][1])
+        # The title suggestion comes from the best-phrased of the three most central questions: a short
+        # "how do I ..." makes a better title than a long story around the same ask.
+        best = max(ranked[:3], key=lambda i: title_quality(members[norms[i]][1]))
+        update.update(title=title, representative_query=norms[ranked[0]],
+                      suggested_title=title_from_question(members[norms[best]][1]))
         if nearest is not None:
             update.update(_nearest_fields(nearest, title))
-    db["gaps"].update(gap["id"], update)
+    db.table("gaps").update(gap["id"], update)
     return centroid
 
 
-def _nearest_fields(nearest: NearestFn, question: str) -> dict:
+def _nearest_fields(nearest: NearestFn, question: str) -> dict[str, Any]:
     found = nearest(question)
     if found is None:
         return {"nearest_article_slug": None, "nearest_article_title": None, "nearest_article_score": None}
@@ -184,17 +189,19 @@ def cluster_gaps(
     attached = left = 0
     created: list[int] = []
     grew: set[int] = set()
+    # Groups are matched only against gaps from earlier runs: inside one run complete linkage has already
+    # decided what belongs together (matching new groups to each other by centroid lowered purity).
+    gap_ids = list(centroids)
+    known = np.stack([centroids[g] for g in gap_ids]) if gap_ids else None
     with db.atomic():
-        # Biggest groups first, so a new gap's centroid can take in the smaller groups of the same topic.
+        # Biggest groups first, so the most asked new gaps get the lowest ids.
         for group in sorted(groups.values(), key=lambda g: -sum(len(pending[n]) for n in g)):
             ids = [i for n in group for i in pending[n]]
             weights = np.array([len(pending[n]) for n in group], dtype=np.float32)
             centroid = _unit((np.stack([vectors[n] for n in group]) * weights[:, None]).sum(axis=0))
             target = None
-            if centroids:
-                gap_ids = list(centroids)
-                # Inner product is cosine similarity on normalized vectors.
-                sims = np.stack([centroids[g] for g in gap_ids]) @ centroid
+            if known is not None:
+                sims = known @ centroid  # inner product is cosine similarity on normalized vectors
                 best = int(np.argmax(sims))
                 if sims[best] >= match_similarity:
                     target = gap_ids[best]
@@ -202,16 +209,13 @@ def cluster_gaps(
                 left += len(ids)
                 continue
             if target is None:
-                target = int(db["gaps"].insert(
-                    {"status": "open", "created": stamp, "updated": stamp, "replay_answered": None,
-                     "replay_total": None}
-                ).last_pk)
+                row_id = db.table("gaps").insert({"status": "open", "created": stamp, "updated": stamp}).last_pk
+                assert row_id is not None  # sqlite always assigns an integer primary key
+                target = int(row_id)
                 created.append(target)
-                centroids[target] = centroid
             else:
                 attached += len(ids)
-                if target not in created:
-                    grew.add(target)
+                grew.add(target)
             for start in range(0, len(ids), 500):
                 batch = ids[start : start + 500]
                 db.execute(
@@ -225,7 +229,7 @@ def cluster_gaps(
                     centroids[gap["id"]] = rebuilt
             elif nearest is not None and gap["status"] == "open" and gap["title"]:
                 # Articles change between runs, so the nearest one is looked up again for every open gap.
-                db["gaps"].update(gap["id"], _nearest_fields(nearest, gap["title"]))
+                db.table("gaps").update(gap["id"], _nearest_fields(nearest, gap["title"]))
         _store_keywords(db)
         reopened = _reopen_asked_again(db, stamp)
     return ClusterReport(
@@ -240,7 +244,7 @@ def _store_keywords(db: Database) -> None:
     for gap_id, norm in db.execute("select gap_id, query_norm from gap_signals where gap_id is not null").fetchall():
         documents.setdefault(int(gap_id), []).append(norm)
     for gap_id, words in keywords_by_group(documents).items():
-        db["gaps"].update(gap_id, {"keywords": json.dumps(words)})
+        db.table("gaps").update(gap_id, {"keywords": json.dumps(words)})
 
 
 def _reopen_asked_again(db: Database, stamp: str) -> tuple[int, ...]:
@@ -252,5 +256,5 @@ def _reopen_asked_again(db: Database, stamp: str) -> tuple[int, ...]:
     for gap_id, resolved_at, slug, count in rows:
         note = (f"Reopened automatically on {stamp[:10]}: asked {count} more time{'s' if count != 1 else ''} "
                 f"after it was resolved with '{slug}' on {str(resolved_at)[:10]}.")
-        db["gaps"].update(gap_id, {"status": "open", "status_note": note, "updated": stamp})
+        db.table("gaps").update(gap_id, {"status": "open", "status_note": note, "updated": stamp})
     return tuple(int(r[0]) for r in rows)

@@ -16,7 +16,9 @@ from bot.gap_store import STATUSES, ask_key_sql, customer_key_sql, get_gap, iso,
 
 NearestFn = Callable[[str], "tuple[str, str, float] | None"]
 SORTS: tuple[str, ...] = ("impact", "count", "last_seen", "trend")
-EDIT_SCORE = 0.6
+# Cosine of the nearest article: in-scope paraphrases on the bundled help center mostly scored 0.75-0.98, our gap
+# questions 0.37-0.72 (an unrelated article can still reach ~0.7 with this model), so 0.75 says "edit".
+EDIT_SCORE = 0.75
 SAMPLES = 5
 CSV_FIELDS = (
     "id", "status", "title", "suggested_title", "count", "previous_count", "trend", "trend_pct", "distinct_customers",
@@ -92,6 +94,17 @@ class GapDetail:
     pages: tuple[tuple[str, int], ...]  # page URL -> questions asked there, most first
 
 
+def newest_questions(db: Database, gap_id: int, limit: int, until: str | None = None) -> list[str]:
+    """The gap's distinct questions (by normalized text), newest first, each in its newest wording."""
+    # With a single max() aggregate SQLite takes the bare query_text from the row holding that max.
+    rows = db.execute(
+        "select query_text, max(ts || printf('%012d', id)) as newest from gap_signals "
+        "where gap_id = ? and ts <= ? group by query_norm order by newest desc limit ?",
+        [gap_id, until or "9999", limit],
+    ).fetchall()
+    return [" ".join(r[0].split()) for r in rows]
+
+
 def recommend(suggested_title: str, slug: str | None, title: str | None, score: float | None,
               edit_score: float = EDIT_SCORE) -> tuple[str, str]:
     """("edit", ...) when an existing article is close to the gap, else ("write", ...)."""
@@ -115,7 +128,7 @@ def _refresh_nearest(db: Database, gap: dict[str, Any], nearest: NearestFn) -> d
     fields = {"nearest_article_slug": slug, "nearest_article_title": title,
               "nearest_article_score": None if score is None else round(float(score), 4)}
     if any(gap.get(k) != v for k, v in fields.items()):
-        db["gaps"].update(gap["id"], fields)
+        db.table("gaps").update(gap["id"], fields)
     return {**gap, **fields}
 
 
@@ -143,10 +156,7 @@ def _views(
             "select reason, count(*) from gap_signals where gap_id = ? and ts > ? and ts <= ? "
             "group by reason order by count(*) desc, reason", [gap["id"], start, now]
         ).fetchall())
-        samples = [r[0] for r in db.execute(
-            "select query_text from gap_signals where gap_id = ? and ts <= ? group by query_norm "
-            "order by max(ts) desc, max(id) desc limit ?", [gap["id"], now, SAMPLES]
-        ).fetchall()]
+        samples = newest_questions(db, gap["id"], SAMPLES, now)
         if previous == 0:
             trend, pct = ("new" if count else "flat"), None
         else:

@@ -101,7 +101,9 @@ def record_signal(
         top_score=None if top_score is None else float(top_score), top_article_slug=top_article_slug,
         page_url=page_url, message_id=message_id,
     )
-    return int(db["gap_signals"].insert(signal.properties()).last_pk)
+    row_id = db.table("gap_signals").insert(signal.properties()).last_pk
+    assert row_id is not None  # sqlite always assigns an integer primary key
+    return int(row_id)
 
 
 def get_gap(db: Database, gap_id: int) -> dict[str, Any]:

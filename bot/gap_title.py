@@ -27,6 +27,12 @@ _PRONOUNS = {"my": "your", "i": "you", "me": "you", "mine": "yours", "myself": "
 _PRONOUN = re.compile(r"\b(" + "|".join(re.escape(p) for p in _PRONOUNS) + r")\b", re.IGNORECASE)
 
 
+def tidy_question(question: str) -> str:
+    """A customer's question as a display label: single spaces, capital first letter, "i" as "I"."""
+    text = re.sub(r"\bi\b", "I", " ".join(question.split()))
+    return text[:1].upper() + text[1:]
+
+
 def title_from_question(question: str) -> str:
     """An article-style title from a customer question.
 
@@ -43,6 +49,18 @@ def title_from_question(question: str) -> str:
     if len(text) > MAX_TITLE_CHARS:
         text = text[:MAX_TITLE_CHARS].rsplit(" ", 1)[0]
     return text[:1].upper() + text[1:]
+
+
+def title_quality(question: str) -> float:
+    """How good a title ``question`` makes: a plain "how do I ..."/"is there ..." ask of a few words is best."""
+    text = " ".join(question.split()).strip(" ?!.,;:…")
+    score = 1.0 if _LEADS.match(text) and _LEADS.sub("", text, count=1).strip() else 0.0
+    words = len(text.split())
+    if "," in text or ";" in text:  # two clauses ("..., how?") rarely read as a title
+        score -= 1.0
+    if words > 8 or words < 2:
+        score -= 0.5
+    return score
 
 
 def keywords_by_group(documents: Mapping[int, Sequence[str]], top: int = 4) -> dict[int, list[str]]:

@@ -20,7 +20,8 @@ from sqlite_utils import Database
 
 from bot.gap_cluster import MATCH_SIMILARITY, MIN_SIMILARITY, ClusterReport, cluster_gaps, query_vectors
 from bot.gap_report import (
-    EDIT_SCORE, SORTS, GapDetail, GapQuestion, GapView, NearestFn, export_gaps, gap_detail, list_gaps, recommend,
+    EDIT_SCORE, SORTS, GapDetail, GapQuestion, GapView, NearestFn, export_gaps, gap_detail, list_gaps, newest_questions,
+    recommend,
 )
 from bot.gap_store import (
     REASONS, SOURCES, STATUSES, GapNotFoundError, GapSignal, get_gap, iso, normalize_query, record_signal, to_utc,
@@ -47,11 +48,7 @@ REPLAY_LIMIT = 200
 
 def gap_questions(db: Database, gap_id: int, limit: int = REPLAY_LIMIT) -> list[str]:
     """The gap's distinct questions, newest first, each in its newest wording."""
-    rows = db.execute(
-        "select query_text from gap_signals where gap_id = ? group by query_norm order by max(ts) desc, max(id) desc "
-        "limit ?", [gap_id, limit]
-    ).fetchall()
-    return [" ".join(r[0].split()) for r in rows]
+    return newest_questions(db, gap_id, limit)
 
 
 def replay_gap(db: Database, gap_id: int, replay: ReplayFn, *, now: datetime | None = None) -> tuple[int, int]:
@@ -62,7 +59,7 @@ def replay_gap(db: Database, gap_id: int, replay: ReplayFn, *, now: datetime | N
     if len(answers) != len(questions):
         raise ValueError(f"replay returned {len(answers)} answers for {len(questions)} questions: return one bool each")
     answered, total = sum(1 for a in answers if a), len(questions)
-    db["gaps"].update(gap_id, {"replay_answered": answered, "replay_total": total, "replayed_at": iso(to_utc(now))})
+    db.table("gaps").update(gap_id, {"replay_answered": answered, "replay_total": total, "replayed_at": iso(to_utc(now))})
     return answered, total
 
 
@@ -93,7 +90,7 @@ def resolve_gap(
     if not _known_article(db, slug):
         raise ValueError(f"no published article has the slug {slug!r}: publish it and run `kb index` first")
     stamp = iso(to_utc(now))
-    db["gaps"].update(gap_id, {
+    db.table("gaps").update(gap_id, {
         "status": "resolved", "resolved_article_slug": slug, "resolution_note": note.strip() or None,
         "resolved_at": stamp, "dismissed_reason": None, "status_note": None, "updated": stamp,
     })
@@ -111,7 +108,7 @@ def dismiss_gap(db: Database, gap_id: int, reason: str, *, now: datetime | None 
     if len(reason) > MAX_REASON_CHARS:
         raise ValueError(f"the reason is {len(reason)} characters long; keep it under {MAX_REASON_CHARS}")
     stamp = iso(to_utc(now))
-    db["gaps"].update(gap_id, {"status": "dismissed", "dismissed_reason": reason, "status_note": None, "updated": stamp})
+    db.table("gaps").update(gap_id, {"status": "dismissed", "dismissed_reason": reason, "status_note": None, "updated": stamp})
     return _view(db, gap_id, now)
 
 
@@ -123,7 +120,7 @@ def reopen_gap(db: Database, gap_id: int, *, now: datetime | None = None) -> Gap
     stamp = iso(to_utc(now))
     was = (f"resolved with '{gap['resolved_article_slug']}'" if gap["status"] == "resolved"
            else f"dismissed: {gap['dismissed_reason']}")
-    db["gaps"].update(gap_id, {"status": "open", "status_note": f"Reopened by hand on {stamp[:10]} (was {was}).",
+    db.table("gaps").update(gap_id, {"status": "open", "status_note": f"Reopened by hand on {stamp[:10]} (was {was}).",
                                "dismissed_reason": None, "updated": stamp})
     return _view(db, gap_id, now)
 
