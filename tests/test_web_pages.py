@@ -439,3 +439,10 @@ def test_editing_articles_while_running_updates_pages_and_search(articles_dir: P
         (articles_dir / "billing" / "payments" / "gift-cards.md").unlink()
         assert wait_for(lambda: client.get("/articles/gift-cards").status_code == 404)
         assert wait_for(lambda: "gift-cards" not in hits("tangerine+gift+card"))
+
+
+def test_pages_answer_head_without_counting_a_view(client):
+    for url in ["/", "/articles/plans", "/categories/billing", "/sitemap.xml", "/robots.txt", "/llms.txt"]:
+        assert client.head(url).status_code == 200, url
+    assert rows(client, "select * from article_views") == []
+    assert client.head("/search?q=refund").status_code == 405  # searches are recorded: GET only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -15,10 +16,13 @@ from web.links import click_url
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
+# Pages answer HEAD too (crawlers and link checkers use it). Searches and clicks stay GET-only,
+# since they record analytics that a prefetch must not fake.
+get_or_head = partial(router.api_route, methods=["GET", "HEAD"])
 FeedbackState = Literal["up", "down", "sent"]
 
 
-@router.get("/", response_class=HTMLResponse)
+@get_or_head("/", response_class=HTMLResponse)
 def home(request: Request, services: ServicesDep) -> HTMLResponse:
     db = services.db()
     return render(request, "home.html", {
@@ -26,33 +30,33 @@ def home(request: Request, services: ServicesDep) -> HTMLResponse:
     })
 
 
-@router.get("/categories/{category}", response_class=HTMLResponse)
+@get_or_head("/categories/{category}", response_class=HTMLResponse)
 def category(request: Request, category: str, services: ServicesDep) -> HTMLResponse:
     found = helpcenter.get_category(services.db(), category)
     return render(request, "category.html", {"category": found})
 
 
-@router.get("/categories/{category}/{section}", response_class=HTMLResponse)
+@get_or_head("/categories/{category}/{section}", response_class=HTMLResponse)
 def section(request: Request, category: str, section: str, services: ServicesDep) -> HTMLResponse:
     parent, found = helpcenter.get_section(services.db(), category, section)
     return render(request, "section.html", {"category": parent, "section": found})
 
 
-@router.get("/articles/{slug}.md", response_class=PlainTextResponse)
+@get_or_head("/articles/{slug}.md", response_class=PlainTextResponse)
 def article_markdown(slug: str, services: ServicesDep) -> PlainTextResponse:
     found = helpcenter.get_article(services.db(), slug)
     head = f"# {found.summary.title}\n\n" + (f"> {found.summary.description}\n\n" if found.summary.description else "")
     return PlainTextResponse(head + found.markdown.strip() + "\n", media_type="text/markdown; charset=utf-8")
 
 
-@router.get("/articles/{slug}", response_class=HTMLResponse)
+@get_or_head("/articles/{slug}", response_class=HTMLResponse)
 def article(
     request: Request, slug: str, services: ServicesDep, engine: EngineDep, session: SessionDep,
     feedback: Annotated[FeedbackState | None, Query()] = None,
 ) -> HTMLResponse:
     db = services.db()
     found = helpcenter.get_article(db, slug)
-    if feedback is None:  # coming back after voting is not another view
+    if feedback is None and request.method == "GET":  # coming back after voting is not another view
         events.record_view(db, found.summary.slug, session)
     return render(request, "article.html", {
         "article": found, "related": engine.related.related(found.summary.slug, k=5),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
@@ -10,9 +12,12 @@ from web.deps import ServicesDep, SettingsDep
 from web.templating import base_url
 
 router = APIRouter(include_in_schema=False)
+# Pages answer HEAD too (crawlers and link checkers use it). Searches and clicks stay GET-only,
+# since they record analytics that a prefetch must not fake.
+get_or_head = partial(router.api_route, methods=["GET", "HEAD"])
 
 
-@router.get("/sitemap.xml")
+@get_or_head("/sitemap.xml")
 def sitemap(request: Request, services: ServicesDep) -> Response:
     entries = helpcenter.sitemap_entries(services.db())
     templates = request.app.state.templates
@@ -22,7 +27,7 @@ def sitemap(request: Request, services: ServicesDep) -> Response:
     return Response(body, media_type="application/xml")
 
 
-@router.get("/robots.txt", response_class=PlainTextResponse)
+@get_or_head("/robots.txt", response_class=PlainTextResponse)
 def robots(request: Request, settings: SettingsDep) -> str:
     # Result pages are thin duplicates of articles; they also carry `noindex`.
     return (
@@ -31,7 +36,7 @@ def robots(request: Request, settings: SettingsDep) -> str:
     )
 
 
-@router.get("/llms.txt", response_class=PlainTextResponse)
+@get_or_head("/llms.txt", response_class=PlainTextResponse)
 def llms_txt(request: Request, services: ServicesDep, settings: SettingsDep) -> str:
     """The help center as an llms.txt index, linking each article's plain Markdown."""
     root = base_url(request, settings)
