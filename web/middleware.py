@@ -20,7 +20,9 @@ CSP = (
     "img-src 'self' data:; style-src 'self'; style-src-attr 'unsafe-inline'; script-src 'self'"
 )
 # Swagger UI starts itself with an inline script.
-DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'"
+DOCS_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'"
+)
 
 
 def session_from(scope: Scope) -> str | None:
