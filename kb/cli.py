@@ -294,8 +294,8 @@ def _searcher_or_none(settings: Settings, embedder):  # type: ignore[no-untyped-
 
 
 def _trend(view) -> str:  # type: ignore[no-untyped-def]
-    arrows = {"up": "↑", "down": "↓", "flat": "→", "new": "new"}
-    return f"{arrows[view.trend]} (was {view.previous_count})" if view.trend != "new" else "new"
+    arrows = {"up": "↑", "down": "↓", "flat": "=", "new": "new"}
+    return f"{arrows[view.trend]} from {view.previous_count}" if view.trend != "new" else "new"
 
 
 @gaps_app.command("list")
@@ -316,16 +316,24 @@ def gaps_list(status: StatusOpt = "open", period: PeriodOpt = 30, sort: SortOpt 
         console.print(f"No {'' if status == 'all' else status + ' '}gaps asked about in the last {period} days. "
                       "Run `kb gaps cluster` to group new questions.")
         return
-    table = Table(show_lines=True)
-    for col in ("id", "gap", "asked", "customers", "trend", "last seen", "nearest article", "next step"):
-        table.add_column(col)
+    table = Table(show_lines=True, expand=True)
+    table.add_column("id", justify="right")
+    table.add_column("gap → next step", ratio=3)
+    for col in ("asked", "people", "trend", "last seen"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("nearest article", ratio=2)
     for v in views:
         # Customers wrote these questions: escape them so "[...]" is shown, not read as markup.
-        gap = escape(v.title) + (f" [dim]({v.status})[/]" if status == "all" else "")
+        step = "edit the nearest article" if v.recommendation == "edit" else f"write \"{escape(v.suggested_title)}\""
+        if v.status == "resolved":
+            step = f"resolved with {v.resolved_article_slug}" + (
+                f", now answered {v.replay_answered} of {v.replay_total}" if v.replay_total is not None else "")
+        elif v.status == "dismissed":
+            step = f"dismissed: {escape(v.dismissed_reason or '')}"
+        gap = f"{escape(v.title)}\n[dim]→ {step}[/]"
         near = f"{v.nearest_article_slug} [dim]{v.nearest_article_score:.2f}[/]" if v.nearest_article_slug else "—"
-        step = "edit that article" if v.recommendation == "edit" else f"write \"{escape(v.suggested_title)}\""
-        table.add_row(str(v.id), gap, str(v.count), str(v.distinct_customers), _trend(v),
-                      (v.last_seen or "")[:10], near, step)
+        table.add_row(str(v.id), gap, str(v.count), str(v.distinct_customers), _trend(v), (v.last_seen or "")[:10],
+                      near)
     console.print(table)
 
 
@@ -562,6 +570,7 @@ def eval_run(
         run = settings.model_copy(update={"articles_dir": articles, "data_dir": Path(tmp) / "data"})
         embedder = build_embedder(run)
         build = run_index(run, embedder)
+        print_build(build)
         searcher = Searcher.load(run.data_dir, embedder, keyword_weight=run.keyword_weight,
                                  max_query_chars=run.max_query_chars)
         bot = Bot(lambda: searcher, run.data_dir / "kb.db", calibration=Calibration.load(run.data_dir),

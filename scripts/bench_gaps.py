@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.gaps import cluster_gaps, record_signal  # noqa: E402
+from bot.gaps import MATCH_SIMILARITY, MIN_SIMILARITY, cluster_gaps, record_signal  # noqa: E402
 from kb.settings import load_settings  # noqa: E402
 from kb.storage import open_db  # noqa: E402
 from search.embed import SentenceEmbedder  # noqa: E402
@@ -86,8 +86,8 @@ def run(pairs: list[tuple[str, str]], embedder: SentenceEmbedder, similarity: fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--similarity", type=float, default=0.4, help="min_similarity for clustering")
-    parser.add_argument("--match", type=float, default=0.55, help="match_similarity to join an existing gap")
+    parser.add_argument("--similarity", type=float, default=MIN_SIMILARITY, help="min_similarity for clustering")
+    parser.add_argument("--match", type=float, default=MATCH_SIMILARITY, help="match_similarity to join an existing gap")
     args = parser.parse_args()
     settings = load_settings()
     embedder = SentenceEmbedder(settings.model, settings.embed_batch_size)
@@ -111,12 +111,13 @@ def main() -> None:
             for i, row in enumerate(rows[:n]):
                 record_signal(db, source="search", reason="no_result", query=row["text"], now=NOW - timedelta(hours=1))
             t = time.perf_counter()
-            report = cluster_gaps(db, embedder, now=NOW)
+            report = cluster_gaps(db, embedder, now=NOW, min_similarity=args.similarity,
+                                  match_similarity=args.match)
             cold = time.perf_counter() - t
             db.execute("update gap_signals set gap_id = null")
             db.execute("delete from gaps")
             t = time.perf_counter()
-            cluster_gaps(db, embedder, now=NOW)
+            cluster_gaps(db, embedder, now=NOW, min_similarity=args.similarity, match_similarity=args.match)
             warm = time.perf_counter() - t
             print(f"\n{n} signals ({report.queries} distinct): first run {cold:.1f} s (embeds all), "
                   f"again with cached vectors {warm:.2f} s; {len(report.created)} gaps")

@@ -196,6 +196,9 @@ def test_list_sorts_and_filters(db, fake_embedder):
     assert [g.id for g in list_gaps(db, now=NOW, sort="last_seen")] == [2, 1]
     assert [g.id for g in list_gaps(db, now=NOW, period_days=7, sort="impact")] == [2]  # dark was quiet
     assert [g.id for g in list_gaps(db, now=NOW, period_days=7, include_quiet=True, sort="trend")] == [2, 1]
+    resolve_gap(db, 1, "dark-mode", now=NOW)
+    assert [(g.id, g.count) for g in list_gaps(db, status="resolved", period_days=7, now=NOW)] == [(1, 0)]
+    assert [g.id for g in list_gaps(db, status="all", period_days=7, now=NOW)] == [2, 1]  # quiet ones listed too
     with pytest.raises(ValueError, match="unknown sort 'size': use one of impact, count, last_seen, trend"):
         list_gaps(db, sort="size")
     with pytest.raises(ValueError, match="unknown gap status 'closed'"):
@@ -383,7 +386,7 @@ def test_cli_resolve_dismiss_reopen(gap_data):
     result = runner.invoke(cli.app, ["gaps", "dismiss", "2", "--reason", "not our product", *data])
     assert result.exit_code == 0 and "Dismissed gap 2" in result.output
     result = runner.invoke(cli.app, ["gaps", "list", "--status", "all", *data], env={"COLUMNS": "200"})
-    assert "(resolved)" in result.output and "(dismissed)" in result.output
+    assert "resolved with gift-a-subscription" in result.output and "dismissed: not our product" in result.output
     assert runner.invoke(cli.app, ["gaps", "reopen", "2", *data]).exit_code == 0
     result = runner.invoke(cli.app, ["gaps", "reopen", "2", *data])
     assert result.exit_code == 1 and "gap 2 is already open" in result.output
