@@ -43,17 +43,22 @@ class RelatedIndex:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self.matrix = matrix / np.where(norms > 0, norms, 1.0)
 
-    def related(self, slug: str, k: int = 5, min_score: float = 0.0) -> list[RelatedArticle]:
-        """Up to ``k`` nearest other articles: those in ``slug``'s category first, each group nearest first."""
+    def related(self, slug: str, k: int = 5, same_category_floor: float = 0.3) -> list[RelatedArticle]:
+        """Up to ``k`` nearest other articles: those in ``slug``'s category first, each group nearest first.
+
+        A same-category article only jumps the queue when it is at least ``same_category_floor``
+        similar: a barely related neighbour from the same category should not push out a close one
+        from another (with the default model, unrelated articles score below ~0.2).
+        """
         row = self.position.get(slug)
         if row is None or k <= 0:
             return []
         scores = self.matrix @ self.matrix[row]
         category = self.articles[slug]["category"]
         candidates = [
-            (self.articles[other]["category"] != category, -float(score), other)
+            (not (self.articles[other]["category"] == category and score >= same_category_floor), -float(score), other)
             for other, score in zip(self.slugs, scores)
-            if other != slug and score >= min_score
+            if other != slug
         ]
         candidates.sort()
         return [self._related(other, -neg_score) for _, neg_score, other in candidates[:k]]
