@@ -144,7 +144,9 @@ def test_bad_feedback_is_refused_with_a_reason(client, payload, status, detail):
 def test_openapi_documents_the_json_api_only(site):
     schema = site.get("/openapi.json").json()
     assert sorted(schema["paths"]) == [
-        "/api/articles", "/api/articles/{slug}", "/api/feedback", "/api/search", "/api/suggest"]
+        "/api/articles", "/api/articles/{slug}", "/api/chat", "/api/chat/{session_id}",
+        "/api/chat/{session_id}/feedback", "/api/chat/{session_id}/handoff", "/api/feedback", "/api/search",
+        "/api/suggest"]
     assert schema["paths"]["/api/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/FeedbackRequest"}
     assert "400" in schema["paths"]["/api/search"]["get"]["responses"]

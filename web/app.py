@@ -22,7 +22,7 @@ from search.indexer import INDEX_DIR, IndexReport
 from web.errors import install_error_handlers
 from web.middleware import SiteMiddleware
 from web.reload import ArticleWatcher
-from web.routes import api, pages, seo
+from web.routes import api, chat, pages, seo
 from web.services import Services
 from web.templating import STATIC, build_templates
 
@@ -62,6 +62,7 @@ def start_services(settings: Settings, embedder: Embedder) -> Services:
     if first:
         log.info("no search index in %s yet: building one from %s", settings.data_dir, settings.articles_dir)
     reindex(services, progress=_progress_logger() if first else None)
+    services.start_chat()
     return services
 
 
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(seo.router)
+    app.include_router(chat.api)
+    app.include_router(chat.pages)
     return app
 
 

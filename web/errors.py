@@ -10,6 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.chat import ChatInputError
+from bot.conversations import ConversationNotFoundError
+from bot.handoff import TicketNotFoundError
 from kb.events import FeedbackError
 from kb.helpcenter import ArticleMovedError, NotFoundError
 from search.searcher import QueryError
@@ -101,6 +104,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(QueryError, bad_query)
     app.add_exception_handler(FeedbackError, bad_feedback)
+    app.add_exception_handler(ChatInputError, bad_feedback)
+    app.add_exception_handler(ConversationNotFoundError, not_found)
+    app.add_exception_handler(TicketNotFoundError, not_found)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, server_error)

@@ -11,6 +11,10 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from bot.chat import Bot, Thresholds
+from bot.confidence import Calibration
+from bot.delivery import DeliveryConfig
+from bot.outbox import OutboxWorker, enqueue_ticket
 from kb import helpcenter
 from kb.helpcenter import ArticleSummary
 from kb.settings import Settings
@@ -42,6 +46,29 @@ class Services:
     _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _popular: dict[int, tuple[float, list[ArticleSummary]]] = field(default_factory=dict, repr=False)
+    bot: Bot | None = None
+    outbox: OutboxWorker | None = None
+
+    def start_chat(self) -> Bot:
+        """The chatbot over the current engine, and the worker that delivers its tickets by email and webhook."""
+        s = self.settings
+        config = DeliveryConfig.from_settings(s)
+        if config.channels:
+            self.outbox = OutboxWorker(self.db_path, config).start()
+
+        def notify(event: str, ticket_id: int, packet: dict[str, object]) -> None:
+            # Queue only: the customer never waits for an SMTP server or a webhook receiver.
+            if config.channels:
+                enqueue_ticket(self.db(), config, event, ticket_id, packet)
+                if self.outbox:
+                    self.outbox.wake()
+
+        self.bot = Bot(
+            lambda: self.searcher, self.db_path, calibration=Calibration.load(s.data_dir),
+            thresholds=Thresholds(s.answer_threshold, s.clarify_threshold, s.ambiguity_margin, s.max_message_chars),
+            notifier=notify, site_name=s.site_name, base_url=s.base_url.rstrip("/"),
+        )
+        return self.bot
 
     @property
     def db_path(self) -> Path:
@@ -94,10 +121,14 @@ class Services:
             # took the old engine finish with it.
             self.engine = Engine(searcher, RelatedIndex(searcher))
             self._popular.clear()  # it may name an article that just went away
+            if self.bot is not None:  # a rebuild may have re-calibrated the confidence model
+                self.bot.calibration = Calibration.load(s.data_dir)
         return report
 
     def close(self) -> None:
-        """Close this thread's connections (others close with their threads)."""
+        """Close this thread's connections (others close with their threads) and stop the delivery worker."""
+        if self.outbox is not None:
+            self.outbox.stop()
         if self.engine is not None:
             self.engine.searcher.close()
         db = getattr(self._local, "db", None)

@@ -61,6 +61,7 @@ def build_templates(settings: Settings) -> Jinja2Templates:
         support_email=settings.support_email,
         reason_labels=REASON_LABELS,
         max_query_chars=settings.max_query_chars,
+        max_message_chars=settings.max_message_chars,
         static=lambda name: f"/static/{name}?v={versions.get(name, '0')}",
     )
     env.filters["human_date"] = human_date
