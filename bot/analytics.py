@@ -30,6 +30,26 @@ class ArticleStats:
         return _rate(self.up, self.up + self.down)
 
 
+@dataclass(frozen=True)
+class DayStats:
+    """One UTC day of the period, for the daily breakdown (days with nothing are listed too)."""
+
+    day: str  # YYYY-MM-DD
+    searches: int
+    no_confident: int  # searches with no result confident enough to show
+    questions: int  # chat questions the bot answered, clarified or handed off
+    answered: int
+    tickets: int
+
+    @property
+    def no_confident_rate(self) -> float | None:
+        return _rate(self.no_confident, self.searches)
+
+    @property
+    def answer_rate(self) -> float | None:
+        return _rate(self.answered, self.questions)
+
+
 @dataclass
 class Report:
     since: str
@@ -47,6 +67,8 @@ class Report:
     failed_searches: list[dict[str, Any]] = field(default_factory=list)
     articles: list[ArticleStats] = field(default_factory=list)
     to_update: list[ArticleStats] = field(default_factory=list)
+    down_reasons: dict[str, int] = field(default_factory=dict)  # why readers voted "not helpful", most first
+    daily: list[DayStats] = field(default_factory=list)
 
 
 def report(db: Database, period_days: int = 30, now: dt.datetime | None = None, limit: int = 10) -> Report:
@@ -89,7 +111,38 @@ def report(db: Database, period_days: int = 30, now: dt.datetime | None = None, 
     read = sorted((a for a in r.articles if a.views), key=lambda a: a.views, reverse=True)
     median_views = read[len(read) // 2].views if read else 0
     r.to_update = [a for a in read if a.views >= median_views and a.down >= 2 and (a.helpful or 0) < 0.5][:limit]
+    reasons: dict[str, int] = {}
+    for a in r.articles:
+        for reason, n in a.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+    r.down_reasons = dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    r.daily = daily_stats(db, now, period_days)
     return r
+
+
+def daily_stats(db: Database, now: dt.datetime, period_days: int) -> list[DayStats]:
+    """Searches, chat questions and tickets per UTC day for the ``period_days`` days up to ``now``, oldest first."""
+    today = now.astimezone(dt.timezone.utc).date()
+    days = [(today - dt.timedelta(days=i)).isoformat() for i in range(period_days - 1, -1, -1)]
+    window = [days[0], days[-1] + "T99"]  # whole days: stored times are ISO strings, "T99" sorts after any time
+    counts: dict[str, dict[str, int]] = {d: {} for d in days}
+
+    def add(name: str, sql: str) -> None:
+        for day, n in db.execute(sql, window).fetchall():
+            if day in counts:
+                counts[day][name] = int(n)
+
+    add("searches", "select substr(ts, 1, 10), count(*) from query_events where channel != 'chat' "
+                    "and ts >= ? and ts <= ? group by 1")
+    add("no_confident", "select substr(ts, 1, 10), count(*) from query_events where channel != 'chat' "
+                        "and not answered and ts >= ? and ts <= ? group by 1")
+    add("questions", "select substr(ts, 1, 10), count(*) from messages where role = 'bot' "
+                     "and type in ('answer', 'clarify', 'handoff') and ts >= ? and ts <= ? group by 1")
+    add("answered", "select substr(ts, 1, 10), count(*) from messages where role = 'bot' and type = 'answer' "
+                    "and ts >= ? and ts <= ? group by 1")
+    add("tickets", "select substr(created, 1, 10), count(*) from tickets where created >= ? and created <= ? group by 1")
+    fields = ("searches", "no_confident", "questions", "answered", "tickets")
+    return [DayStats(day, *(counts[day].get(f, 0) for f in fields)) for day in days]
 
 
 def article_stats(db: Database, since: str, until: str) -> list[ArticleStats]:

@@ -115,6 +115,20 @@ class Settings(BaseSettings):
     gap_edit_score: float = Field(
         0.75, ge=0, le=1, description="Gaps whose nearest article is at least this similar suggest editing it instead of writing a new one.",
     )
+    gap_cluster_interval: float = Field(
+        300.0, ge=0,
+        description="Seconds between background runs that group new unanswered questions into gaps (0: only when the gaps page is opened).",
+    )
+    # Staff sign-in for /admin (web.auth).
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Signs staff session cookies; empty generates one and keeps it in the data folder (`secret_key`, mode 0600).",
+    )
+    admin_session_hours: float = Field(12.0, gt=0, le=24 * 30, description="Hours a staff sign-in lasts.")
+    signin_rate_limit: str = Field(
+        "5/minute;20/hour", pattern=r"^\d+/(second|minute|hour|day)(;\d+/(second|minute|hour|day))*$",
+        description="Sign-in attempts allowed per IP address and, separately, per username (`N/unit`, `;`-separated).",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

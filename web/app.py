@@ -19,10 +19,11 @@ from kb.settings import Settings, load_settings
 from search.embed import Embedder, SentenceEmbedder
 from search.index import MANIFEST
 from search.indexer import INDEX_DIR, IndexReport
+from web.auth import StaffAuth
 from web.errors import install_error_handlers
 from web.middleware import SiteMiddleware
 from web.reload import ArticleWatcher
-from web.routes import api, chat, pages, seo
+from web.routes import admin, admin_analytics, admin_gaps, admin_tickets, api, chat, pages, seo
 from web.services import Services
 from web.templating import STATIC, build_templates
 
@@ -63,6 +64,7 @@ def start_services(settings: Settings, embedder: Embedder) -> Services:
         log.info("no search index in %s yet: building one from %s", settings.data_dir, settings.articles_dir)
     reindex(services, progress=_progress_logger() if first else None)
     services.start_chat()
+    services.start_gap_clustering()
     return services
 
 
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         services = start_services(settings, model)
         serve_queries_single_threaded(model)
         app.state.services = services
+        app.state.auth = StaffAuth.from_settings(settings)
         watcher = None
         if settings.watch:
             watcher = ArticleWatcher(settings.articles_dir, lambda: reindex(services)).start()
@@ -116,6 +119,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(seo.router)
     app.include_router(chat.api)
     app.include_router(chat.pages)
+    for router in (admin.router, admin_tickets.router, admin_gaps.router, admin_analytics.router):
+        app.include_router(router)
     return app
 
 

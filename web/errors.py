@@ -12,10 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.chat import ChatInputError
 from bot.conversations import ConversationNotFoundError
+from bot.gap_store import GapNotFoundError
 from bot.handoff import TicketNotFoundError
 from kb.events import FeedbackError
 from kb.helpcenter import ArticleMovedError, NotFoundError
 from search.searcher import QueryError
+from web.auth import LOGIN_PATH, AccessDeniedError, CsrfError, SignInRequiredError
 from web.templating import render
 
 log = logging.getLogger("kb.web")
@@ -93,6 +95,38 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def sign_in_required(request: Request, exc: Exception) -> Response:
+    # 303 so a POST from an expired session comes back as a GET of the sign-in page.
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
+
+
+async def access_denied(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AccessDeniedError)
+    return render(request, "admin/denied.html", {
+        "title": "Your account can't open this page",
+        "message": f"You are signed in as {exc.staff.username}, a {exc.staff.role}. {AREA_OWNERS[exc.area]} "
+                   "Ask an admin to change your role if you need it.",
+        "admin": getattr(request.state, "admin", None),
+    }, status_code=403)
+
+
+async def csrf_failed(request: Request, exc: Exception) -> Response:
+    return render(request, "admin/denied.html", {
+        "title": "This form has expired",
+        "message": "Nothing was changed: the form was older than your sign-in, or it was sent from another site. "
+                   "Go back, reload the page and try again.",
+        "admin": getattr(request.state, "admin", None),
+    }, status_code=403)
+
+
+AREA_OWNERS = {
+    "tickets": "The agent inbox is for agents and admins.",
+    "gaps": "Gap reports are for writers and admins.",
+    "analytics": "Analytics are for writers and admins.",
+}
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
     return error_response(request, 500, "please try again in a moment")
@@ -107,6 +141,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ChatInputError, bad_feedback)
     app.add_exception_handler(ConversationNotFoundError, not_found)
     app.add_exception_handler(TicketNotFoundError, not_found)
+    app.add_exception_handler(GapNotFoundError, not_found)
+    app.add_exception_handler(SignInRequiredError, sign_in_required)
+    app.add_exception_handler(AccessDeniedError, access_denied)
+    app.add_exception_handler(CsrfError, csrf_failed)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, server_error)

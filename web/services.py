@@ -14,6 +14,8 @@ from sqlite_utils import Database
 from bot.chat import Bot, Thresholds
 from bot.confidence import Calibration
 from bot.delivery import DeliveryConfig
+from bot.gap_worker import GapClusterWorker
+from bot.gaps import NearestFn, nearest_article
 from bot.outbox import OutboxWorker, enqueue_ticket
 from kb import helpcenter
 from kb.helpcenter import ArticleSummary
@@ -48,6 +50,7 @@ class Services:
     _popular: dict[int, tuple[float, list[ArticleSummary]]] = field(default_factory=dict, repr=False)
     bot: Bot | None = None
     outbox: OutboxWorker | None = None
+    gap_worker: GapClusterWorker | None = None
 
     def start_chat(self) -> Bot:
         """The chatbot over the current engine, and the worker that delivers its tickets by email and webhook."""
@@ -69,6 +72,19 @@ class Services:
             notifier=notify, site_name=s.site_name, base_url=s.base_url.rstrip("/"),
         )
         return self.bot
+
+    def start_gap_clustering(self) -> GapClusterWorker:
+        """The background thread that groups new gap signals into gaps for the writers' report."""
+        s = self.settings
+
+        def nearest() -> NearestFn | None:  # looked up per run: a re-index swaps the searcher
+            return nearest_article(self.searcher) if self.engine is not None else None
+
+        self.gap_worker = GapClusterWorker(
+            self.db_path, self.embedder, nearest=nearest, interval=s.gap_cluster_interval,
+            min_similarity=s.gap_similarity, match_similarity=s.gap_match_similarity,
+        ).start()
+        return self.gap_worker
 
     @property
     def db_path(self) -> Path:
@@ -129,6 +145,8 @@ class Services:
         """Close this thread's connections (others close with their threads) and stop the delivery worker."""
         if self.outbox is not None:
             self.outbox.stop()
+        if self.gap_worker is not None:
+            self.gap_worker.stop()
         if self.engine is not None:
             self.engine.searcher.close()
         db = getattr(self._local, "db", None)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from bot.search_log import record_search
 from kb import events, helpcenter
 from search.results import search_articles
 from search.suggest import suggest_articles
@@ -29,7 +30,7 @@ def search(
 ) -> schemas.SearchResponse:
     """Search the articles. Each call is recorded as a committed search (analytics for writers)."""
     results = search_articles(engine.searcher, q, k=limit, category=category, min_score=settings.search_min_score)
-    event_id = events.record_query(services.db(), results.event("search", session, request.headers.get("referer")))
+    event_id = record_search(services.db(), results, session, request.headers.get("referer"))
     return schemas.SearchResponse(
         query=results.query, count=results.count, corrected=results.corrected,
         similar_titles=[schemas.TitleMatch.model_validate(t) for t in results.similar_titles],

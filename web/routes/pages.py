@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 
+from bot.search_log import record_search
 from kb import events, helpcenter
 from search.results import search_articles
 from web.deps import EngineDep, ServicesDep, SessionDep, SettingsDep
@@ -87,7 +88,7 @@ def search(
     results = search_articles(
         engine.searcher, q, k=settings.search_limit, category=category or None, min_score=settings.search_min_score
     )
-    event_id = events.record_query(db, results.event("search", session, request.headers.get("referer")))
+    event_id = record_search(db, results, session, request.headers.get("referer"))
     return render(request, "search.html", {
         "results": results, "query": results.query,
         "links": [
