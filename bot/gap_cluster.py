@@ -18,11 +18,15 @@ from search.embed import Embedder
 
 NearestFn = Callable[[str], "tuple[str, str, float] | None"]
 
-# Measured with all-MiniLM-L6-v2 by scripts/bench_gaps.py (figures in BENCHMARKS.md): complete linkage at 0.4
-# kept gaps ~90% pure on our own question set and a CLINC150 sample and left one-off noise out; average and
-# single linkage and HDBSCAN mixed topics or pulled noise in. Half-topic centroids of the same topic scored
-# 0.59-0.84 against each other and mostly under 0.6 against other topics, hence the match threshold.
+# Measured with all-MiniLM-L6-v2 by scripts/bench_gaps.py (figures in BENCHMARKS.md). Complete linkage at 0.4
+# kept gaps 86-91% pure on our question set and CLINC150 samples and left one-off questions out; average and
+# single linkage and HDBSCAN mixed topics or pulled one-off questions in. Clustering everything at once split
+# each topic over more and more gaps as questions pile up (40% of an intent in its biggest gap at 30 questions
+# per intent); batches of 100 matched against the gaps before them kept 80-83% together at the same purity.
+# Half-topic centroids of the same topic scored 0.59-0.84 against each other and mostly under 0.6 against
+# other topics, hence the match threshold.
 MIN_SIMILARITY = 0.4
+BATCH_SIZE = 100
 MATCH_SIMILARITY = 0.6
 
 
@@ -73,15 +77,14 @@ def query_vectors(db: Database, embedder: Embedder, norms: Sequence[str]) -> tup
     return found, len(missing)
 
 
-def _cluster_labels(vectors: np.ndarray, min_similarity: float) -> np.ndarray:
+def _cluster_labels(vectors: np.ndarray, min_similarity: float, linkage: str) -> np.ndarray:
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=int)
     from sklearn.cluster import AgglomerativeClustering  # heavy import, only when clustering
 
-    # Complete linkage: every two questions in a cluster are at least min_similarity alike, so one
-    # chain of loosely related questions cannot glue two topics together (single/average linkage did).
+    # Average linkage: two groups merge while their questions are, on average, at least min_similarity alike.
     model = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="complete", distance_threshold=1.0 - min_similarity
+        n_clusters=None, metric="cosine", linkage=linkage, distance_threshold=1.0 - min_similarity
     )
     return np.asarray(model.fit_predict(vectors))
 
@@ -97,6 +100,17 @@ def _members(db: Database, gap_id: int) -> dict[str, tuple[int, str]]:
     return {r[0]: (int(r[1]), str(r[2])) for r in rows}
 
 
+def _centroid(
+    db: Database, embedder: Embedder, members: dict[str, tuple[int, str]],
+    vectors: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The normalized mean of a gap's question vectors, each weighted by how often it was asked."""
+    if vectors is None:
+        vectors, _ = query_vectors(db, embedder, list(members))
+    weights = np.array([members[n][0] for n in members], dtype=np.float32)
+    return _unit((np.stack([vectors[n] for n in members]) * weights[:, None]).sum(axis=0))
+
+
 def _refresh_gap(
     db: Database, embedder: Embedder, gap: dict[str, Any], now: str, nearest: NearestFn | None
 ) -> np.ndarray | None:
@@ -107,8 +121,7 @@ def _refresh_gap(
     vectors, _ = query_vectors(db, embedder, list(members))
     norms = list(members)
     matrix = np.stack([vectors[n] for n in norms])
-    weights = np.array([members[n][0] for n in norms], dtype=np.float32)
-    centroid = _unit((matrix * weights[:, None]).sum(axis=0))
+    centroid = _centroid(db, embedder, members, vectors)
     update: dict[str, Any] = {"centroid": centroid.tobytes(), "centroid_model": embedder.model_name, "updated": now}
     # A resolved or dismissed gap keeps the name the writer acted on.
     if gap["status"] == "open" or not gap["title"]:
@@ -141,101 +154,112 @@ def cluster_gaps(
     now: datetime | None = None,
     min_similarity: float = MIN_SIMILARITY,
     match_similarity: float = MATCH_SIMILARITY,
+    linkage: str = "complete",
     min_count: int = 2,
     since_days: float = 90,
-    max_queries: int = 5000,
+    batch_size: int = BATCH_SIZE,
     nearest: NearestFn | None = None,
 ) -> ClusterReport:
     """Group the signals not yet in a gap by meaning and file each group under a gap.
 
-    A group joins the existing gap (any status) whose centroid is at least ``match_similarity`` alike, so
-    ids stay stable across runs and a dismissed gap silently absorbs its new questions. Otherwise a group
-    asked at least ``min_count`` times becomes a new open gap; smaller groups wait for a similar question.
-    A resolved gap that gets questions asked after ``resolved_at`` is reopened with a note saying why.
-    Only signals from the last ``since_days`` and the ``max_queries`` newest distinct questions are
-    considered in one run (clustering memory grows with the square of that number).
+    Distinct questions are clustered with agglomerative clustering (``linkage``, cosine): with "complete",
+    every two questions of a group are at least ``min_similarity`` alike. A group joins the existing gap
+    (any status) whose centroid is at least ``match_similarity`` alike, so ids stay stable across runs and a
+    dismissed gap silently absorbs its new questions. Otherwise a group asked at least ``min_count`` times
+    becomes a new open gap; smaller groups wait for a similar question. A resolved gap that gets questions
+    asked after ``resolved_at`` is reopened with a note saying why.
+
+    Questions are taken oldest first in batches of ``batch_size`` distinct questions, each batch matched
+    against the gaps of the batches before it, so a first run over a large backlog files questions the way
+    regular small runs would (one big clustering split each topic over many gaps). Only signals from the
+    last ``since_days`` are considered.
     """
     if not 0 < min_similarity < 1 or not 0 < match_similarity <= 1:
         raise ValueError("min_similarity and match_similarity are cosine similarities between 0 and 1")
+    if linkage not in ("average", "complete", "single"):
+        raise ValueError(f"unknown linkage {linkage!r}: use average, complete or single")
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2 (got {batch_size})")
     started = time.perf_counter()
     moment = to_utc(now)
     stamp = iso(moment)
-    model = embedder.model_name
 
-    gaps = {g["id"]: g for g in db.query("select * from gaps order by id")}
     centroids: dict[int, np.ndarray] = {}
-    for gap in gaps.values():
-        if gap["centroid"] is not None and gap.get("centroid_model") == model:
+    for gap in db.query("select * from gaps order by id"):
+        if gap["centroid"] is not None and gap.get("centroid_model") == embedder.model_name:
             centroids[gap["id"]] = _vector(gap["centroid"])
         else:  # new model (or a gap made elsewhere): rebuild its centroid in this model's space
             rebuilt = _refresh_gap(db, embedder, gap, gap["updated"] or stamp, None)
             if rebuilt is not None:
                 centroids[gap["id"]] = rebuilt
 
-    pending: dict[str, list[int]] = {}
+    pending: dict[str, list[int]] = {}  # normalized question -> its signal ids, oldest question first
     for signal_id, norm in db.execute(
-        "select id, query_norm from gap_signals where gap_id is null and ts > ? and ts <= ? order by ts desc, id desc",
+        "select id, query_norm from gap_signals where gap_id is null and ts > ? and ts <= ? order by ts, id",
         [period_start(moment, since_days), stamp],
     ).fetchall():
-        if norm in pending or len(pending) < max_queries:
-            pending.setdefault(norm, []).append(signal_id)
+        pending.setdefault(norm, []).append(signal_id)
     norms = list(pending)
     vectors, embedded = query_vectors(db, embedder, norms)
-    labels = _cluster_labels(np.stack([vectors[n] for n in norms]) if norms else np.zeros((0, 1)), min_similarity)
 
-    groups: dict[int, list[str]] = {}
-    for norm, label in zip(norms, labels):
-        groups.setdefault(int(label), []).append(norm)
-    attached = left = 0
+    clusters = attached = 0
     created: list[int] = []
     grew: set[int] = set()
-    # Groups are matched only against gaps from earlier runs: inside one run complete linkage has already
-    # decided what belongs together (matching new groups to each other by centroid lowered purity).
-    gap_ids = list(centroids)
-    known = np.stack([centroids[g] for g in gap_ids]) if gap_ids else None
+    waiting: list[str] = []  # groups too small for a gap, carried into the next batch
     with db.atomic():
-        # Biggest groups first, so the most asked new gaps get the lowest ids.
-        for group in sorted(groups.values(), key=lambda g: -sum(len(pending[n]) for n in g)):
-            ids = [i for n in group for i in pending[n]]
-            weights = np.array([len(pending[n]) for n in group], dtype=np.float32)
-            centroid = _unit((np.stack([vectors[n] for n in group]) * weights[:, None]).sum(axis=0))
-            target = None
-            if known is not None:
-                sims = known @ centroid  # inner product is cosine similarity on normalized vectors
-                best = int(np.argmax(sims))
-                if sims[best] >= match_similarity:
-                    target = gap_ids[best]
-            if target is None and len(ids) < min_count:
-                left += len(ids)
-                continue
-            if target is None:
-                row_id = db.table("gaps").insert({"status": "open", "created": stamp, "updated": stamp}).last_pk
-                assert row_id is not None  # sqlite always assigns an integer primary key
-                target = int(row_id)
-                created.append(target)
-            else:
-                attached += len(ids)
-                grew.add(target)
-            for start in range(0, len(ids), 500):
-                batch = ids[start : start + 500]
-                db.execute(
-                    f"update gap_signals set gap_id = ? where id in ({','.join('?' * len(batch))})", [target, *batch]
-                )
-        touched = set(created) | grew
+        for start in range(0, len(norms), batch_size):
+            batch = waiting + norms[start : start + batch_size]
+            waiting = []
+            labels = _cluster_labels(np.stack([vectors[n] for n in batch]), min_similarity, linkage)
+            groups: dict[int, list[str]] = {}
+            for norm, label in zip(batch, labels):
+                groups.setdefault(int(label), []).append(norm)
+            clusters += len(groups)
+            gap_ids = list(centroids)
+            known = np.stack([centroids[g] for g in gap_ids]) if gap_ids else None
+            changed: set[int] = set()
+            # Biggest groups first, so the most asked new gaps get the lowest ids.
+            for group in sorted(groups.values(), key=lambda g: -sum(len(pending[n]) for n in g)):
+                ids = [i for n in group for i in pending[n]]
+                target = None
+                if known is not None:
+                    weights = np.array([len(pending[n]) for n in group], dtype=np.float32)
+                    centroid = _unit((np.stack([vectors[n] for n in group]) * weights[:, None]).sum(axis=0))
+                    sims = known @ centroid  # inner product is cosine similarity on normalized vectors
+                    best = int(np.argmax(sims))
+                    if sims[best] >= match_similarity:
+                        target = gap_ids[best]
+                if target is None and len(ids) < min_count:
+                    waiting.extend(group)
+                    continue
+                if target is None:
+                    row_id = db.table("gaps").insert({"status": "open", "created": stamp, "updated": stamp}).last_pk
+                    assert row_id is not None  # sqlite always assigns an integer primary key
+                    target = int(row_id)
+                    created.append(target)
+                elif target not in created:
+                    attached += len(ids)
+                    grew.add(target)
+                changed.add(target)
+                for chunk in range(0, len(ids), 500):
+                    part = ids[chunk : chunk + 500]
+                    db.execute(f"update gap_signals set gap_id = ? where id in ({','.join('?' * len(part))})",
+                               [target, *part])
+            # The next batch is matched against what this one built.
+            for gap_id in changed:
+                centroids[gap_id] = _centroid(db, embedder, _members(db, gap_id))
         for gap in db.query("select * from gaps order by id"):
-            if gap["id"] in touched:
-                rebuilt = _refresh_gap(db, embedder, gap, stamp, nearest)
-                if rebuilt is not None:
-                    centroids[gap["id"]] = rebuilt
+            if gap["id"] in grew or gap["id"] in created:
+                _refresh_gap(db, embedder, gap, stamp, nearest)
             elif nearest is not None and gap["status"] == "open" and gap["title"]:
                 # Articles change between runs, so the nearest one is looked up again for every open gap.
                 db.table("gaps").update(gap["id"], _nearest_fields(nearest, gap["title"]))
         _store_keywords(db)
         reopened = _reopen_asked_again(db, stamp)
     return ClusterReport(
-        signals=sum(len(v) for v in pending.values()), queries=len(norms), embedded=embedded, clusters=len(groups),
-        attached=attached, pending=left, created=tuple(created), grew=tuple(sorted(grew)), reopened=reopened,
-        seconds=round(time.perf_counter() - started, 3),
+        signals=sum(len(v) for v in pending.values()), queries=len(norms), embedded=embedded, clusters=clusters,
+        attached=attached, pending=sum(len(pending[n]) for n in waiting), created=tuple(created),
+        grew=tuple(sorted(grew)), reopened=reopened, seconds=round(time.perf_counter() - started, 3),
     )
 
 

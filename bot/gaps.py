@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlite_utils import Database
 
-from bot.gap_cluster import MATCH_SIMILARITY, MIN_SIMILARITY, ClusterReport, cluster_gaps, query_vectors
+from bot.gap_cluster import BATCH_SIZE, MATCH_SIMILARITY, MIN_SIMILARITY, ClusterReport, cluster_gaps, query_vectors
 from bot.gap_report import (
     EDIT_SCORE, SORTS, GapDetail, GapQuestion, GapView, NearestFn, export_gaps, gap_detail, list_gaps, newest_questions,
     recommend,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from search.searcher import Searcher
 
 __all__ = [
-    "EDIT_SCORE", "MATCH_SIMILARITY", "MIN_SIMILARITY", "REASONS", "SORTS", "SOURCES", "STATUSES", "ClusterReport",
+    "BATCH_SIZE", "EDIT_SCORE", "MATCH_SIMILARITY", "MIN_SIMILARITY", "REASONS", "SORTS", "SOURCES", "STATUSES", "ClusterReport",
     "GapDetail", "GapNotFoundError", "GapQuestion", "GapSignal", "GapView", "NearestFn", "ReplayFn", "cluster_gaps",
     "decision_replay", "dismiss_gap", "export_gaps", "gap_detail", "keywords_by_group", "list_gaps",
     "nearest_article", "normalize_query", "query_vectors", "recommend", "record_signal", "reopen_gap", "replay_gap",

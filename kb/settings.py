@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(5.0, gt=0, description="How often the delivery worker checks the outbox when not woken.")
     # Gap reports (bot.gaps): measured with all-MiniLM-L6-v2 by scripts/bench_gaps.py, see BENCHMARKS.md.
     gap_similarity: float = Field(
-        0.4, gt=0, lt=1, description="Unanswered questions form one gap only if every two of them are at least this similar (cosine).",
+        0.4, gt=0, lt=1, description="New unanswered questions are grouped only if every two of them are at least this similar (cosine).",
     )
     gap_match_similarity: float = Field(
         0.6, gt=0, le=1, description="New questions join an existing gap when their centroid is at least this similar to the gap's.",

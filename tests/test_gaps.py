@@ -93,8 +93,8 @@ def test_keywords_set_each_group_apart():
 
 
 def test_cluster_makes_gaps_and_keeps_ids_stable(db, fake_embedder):
-    dark = [ask(db, q, days_ago=2) for q in DARK]
-    gift = [ask(db, q, days_ago=3) for q in GIFT]
+    dark = [ask(db, q, days_ago=3) for q in DARK]
+    gift = [ask(db, q, days_ago=2) for q in GIFT]
     lonely = ask(db, "weather forecast for paris")
     first = cluster_gaps(db, fake_embedder, now=NOW)
     assert (first.signals, first.queries, first.embedded, first.attached, first.pending) == (7, 7, 7, 0, 1)
