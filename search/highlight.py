@@ -26,7 +26,10 @@ def highlight(text: str, terms: list[str], width: int = 220) -> str:
     """A window of about ``width`` characters with the most matches, escaped, terms wrapped in ``<mark>``."""
     if not terms:
         return html.escape(_window(text, 0, width))
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\w*", re.IGNORECASE)
+    # Long words match as prefixes ("passwo" marks "passwords"); short ones only with a plural or
+    # verb ending, so "back" marks "backs" but not "backups".
+    alternatives = [re.escape(t) + (r"\w*" if len(t) > 4 else r"(?:s|es|ed|ing)?\b") for t in terms]
+    pattern = re.compile(r"\b(?:" + "|".join(alternatives) + ")", re.IGNORECASE)
     matches = list(pattern.finditer(text))
     start = 0
     if matches:

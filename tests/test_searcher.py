@@ -64,3 +64,8 @@ def test_highlight_marks_terms_and_escapes():
     assert highlight("Use <b>passwords</b> & keys", query_terms("password")) == (
         "Use &lt;b&gt;<mark>passwords</mark>&lt;/b&gt; &amp; keys")
     assert query_terms("How do I reset my password?") == ["passwo", "reset"]
+
+
+def test_short_words_do_not_mark_longer_words():
+    assert highlight("Backups are kept; money comes back.", query_terms("get my money back")) == (
+        "Backups are kept; <mark>money</mark> comes <mark>back</mark>.")
