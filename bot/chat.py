@@ -41,6 +41,8 @@ class Thresholds:
     clarify: float = 0.7
     ambiguity_margin: float = 0.02
     max_message_chars: int = 1000
+    # Articles offered as "might help" beside a handoff must be at least this similar (as search results are).
+    min_suggestion_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,7 @@ class Bot:
                        confidence: float) -> Reply:
         state.handoff_reason = reason
         state.options = []
+        hits = [h for h in hits if h.vector_score >= self.thresholds.min_suggestion_score]
         if reason == "user_requested":
             text = ("Of course. Leave your email and someone from our team will get back to you. They'll see this "
                     "whole conversation, so you won't need to repeat yourself.")

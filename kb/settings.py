@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kb.origins import parse_patterns
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_RATE = r"^\d+/(second|minute|hour|day)(;\d+/(second|minute|hour|day))*$"
 
 
 class SettingsError(Exception):
@@ -129,6 +133,51 @@ class Settings(BaseSettings):
         "5/minute;20/hour", pattern=r"^\d+/(second|minute|hour|day)(;\d+/(second|minute|hour|day))*$",
         description="Sign-in attempts allowed per IP address and, separately, per username (`N/unit`, `;`-separated).",
     )
+    # The embeddable chat widget (web/routes/widget.py): who may embed it, identity, rate limits.
+    env: Literal["production", "dev"] = Field(
+        "production", description="`dev` lets every origin embed the chat widget; `production` only those in KB_WIDGET_ALLOWED_ORIGINS.",
+    )
+    widget_allowed_origins: str = Field(
+        "", description="Sites that may embed the chat widget: origins or `*.example.com` patterns, comma-separated (the help center itself always may).",
+    )
+    widget_identity_secret: SecretStr = Field(
+        SecretStr(""), description="Shared secret that signs widget users (HS256 JWT or HMAC-SHA256 of the user id); signed users are verified on tickets.",
+    )
+    widget_require_verified: bool = Field(
+        False, description="Refuse widget sessions whose user is not signed with KB_WIDGET_IDENTITY_SECRET.",
+    )
+    widget_sessions_per_ip: str = Field(
+        "10/hour", pattern=_RATE, description="New widget conversations one IP address may start (`N/unit`, `;`-separated).",
+    )
+    widget_sessions_per_conversation: str = Field(
+        "60/hour", pattern=_RATE, description="Times one widget conversation may be resumed (page loads with the panel open).",
+    )
+    widget_messages_per_ip: str = Field(
+        "60/minute", pattern=_RATE, description="Widget messages and votes one IP address may send.",
+    )
+    widget_messages_per_conversation: str = Field(
+        "20/minute", pattern=_RATE, description="Widget messages and votes one conversation may send.",
+    )
+    widget_handoffs_per_ip: str = Field(
+        "10/hour", pattern=_RATE, description="Handoffs to a person one IP address may ask for from the widget.",
+    )
+    widget_handoffs_per_conversation: str = Field(
+        "3/hour", pattern=_RATE, description="Handoffs (and contact-detail updates) one widget conversation may send.",
+    )
+
+    @field_validator("widget_allowed_origins")
+    @classmethod
+    def _origins_parse(cls, value: str) -> str:
+        parse_patterns(value)  # raises with the entry that is wrong
+        return value
+
+    @field_validator("widget_identity_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        # RFC 7518 3.2: an HS256 key has at least 256 bits. Make one with `openssl rand -hex 32`.
+        if 0 < len(value.get_secret_value()) < 32:
+            raise ValueError("use at least 32 characters (make one with `openssl rand -hex 32`)")
+        return value
 
 
 def load_settings(**overrides: object) -> Settings:

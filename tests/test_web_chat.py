@@ -128,3 +128,10 @@ def create_app_for(settings):
     from web.app import create_app
 
     return create_app(settings, embedder=FakeEmbedder())
+
+
+def test_a_handoff_only_suggests_articles_that_are_similar_enough(client):
+    reply = ask(client, "what's the weather in Paris")
+    assert reply["type"] == "handoff"
+    assert all(a["score"] >= 0.45 for a in reply["articles"])  # web_settings' search_min_score
+    assert ("closest ones" in reply["text"]) == bool(reply["articles"])

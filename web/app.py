@@ -23,7 +23,7 @@ from web.auth import StaffAuth
 from web.errors import install_error_handlers
 from web.middleware import SiteMiddleware
 from web.reload import ArticleWatcher
-from web.routes import admin, admin_analytics, admin_gaps, admin_tickets, api, chat, pages, seo
+from web.routes import admin, admin_analytics, admin_gaps, admin_tickets, api, chat, pages, seo, widget
 from web.services import Services
 from web.templating import STATIC, build_templates
 
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(seo.router)
     app.include_router(chat.api)
     app.include_router(chat.pages)
+    widget.install(app, settings)  # /widget.js, /widget/frame, /api/widget (with its CORS)
     for router in (admin.router, admin_tickets.router, admin_gaps.router, admin_analytics.router):
         app.include_router(router)
     return app

@@ -68,7 +68,8 @@ class Services:
 
         self.bot = Bot(
             lambda: self.searcher, self.db_path, calibration=Calibration.load(s.data_dir),
-            thresholds=Thresholds(s.answer_threshold, s.clarify_threshold, s.ambiguity_margin, s.max_message_chars),
+            thresholds=Thresholds(s.answer_threshold, s.clarify_threshold, s.ambiguity_margin, s.max_message_chars,
+                                  min_suggestion_score=s.search_min_score),
             notifier=notify, site_name=s.site_name, base_url=s.base_url.rstrip("/"),
         )
         return self.bot
