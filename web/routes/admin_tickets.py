@@ -55,13 +55,15 @@ def ticket(request: Request, reference: str, admin: AgentDep, services: Services
     return render_admin(request, "admin/ticket.html", {
         "ticket": found, "packet": data, "deliveries": deliveries, "statuses": STATUSES,
         "titles": {a["slug"]: a for a in data["articles_suggested"]},
-        "failed": [d for d in deliveries if d.status == "failed"], "saved": SAVED.get(saved, ""),
+        "failed": [d for d in deliveries if d.status == "failed"],
+        "saved_status": "" if saved == "retry" else SAVED.get(saved, ""),
+        "saved_delivery": SAVED["retry"] if saved == "retry" else "",
         "delivery_configured": services.outbox is not None,
     })
 
 
-def _back(reference: str, saved: str) -> RedirectResponse:
-    return RedirectResponse(f"/admin/tickets/{quote(reference)}?saved={saved}#status", status_code=303)
+def _back(reference: str, saved: str, anchor: str = "status") -> RedirectResponse:
+    return RedirectResponse(f"/admin/tickets/{quote(reference)}?saved={saved}#{anchor}", status_code=303)
 
 
 @router.post("/{reference}/status")
@@ -82,4 +84,4 @@ def retry(reference: str, admin: AgentFormDep, services: ServicesDep) -> Redirec
             retry_failed(db, failed)
         if services.outbox is not None:
             services.outbox.wake()
-    return _back(found.reference, "retry")
+    return _back(found.reference, "retry", "deliveries")
