@@ -159,3 +159,13 @@ def m008_gap_clustering(db: Database) -> None:
     for column in ("centroid_model", "nearest_article_title", "keywords", "status_note", "replayed_at"):
         db["gaps"].add_column(column, str)
     db["gap_signals"].create_index(["gap_id", "ts"])
+
+
+@migrations()
+def m009_create_widget_tokens(db: Database) -> None:
+    """The chat widget's conversation tokens. Only a hash is stored: the token itself lives on the customer's page."""
+    db["widget_tokens"].create(
+        {"token_hash": str, "conversation_id": str, "created": str, "last_seen": str, "origin": str},
+        pk="token_hash", foreign_keys=[("conversation_id", "conversations", "id")],
+    )
+    db["widget_tokens"].create_index(["conversation_id"])

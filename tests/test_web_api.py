@@ -146,7 +146,8 @@ def test_openapi_documents_the_json_api_only(site):
     assert sorted(schema["paths"]) == [
         "/api/articles", "/api/articles/{slug}", "/api/chat", "/api/chat/{session_id}",
         "/api/chat/{session_id}/feedback", "/api/chat/{session_id}/handoff", "/api/feedback", "/api/search",
-        "/api/suggest"]
+        "/api/suggest", "/api/widget/articles", "/api/widget/feedback", "/api/widget/handoff", "/api/widget/messages",
+        "/api/widget/session", "/api/widget/transcript", "/api/widget/transcript.txt"]
     assert schema["paths"]["/api/feedback"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/FeedbackRequest"}
     assert "400" in schema["paths"]["/api/search"]["get"]["responses"]

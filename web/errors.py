@@ -14,8 +14,12 @@ from bot.chat import ChatInputError
 from bot.conversations import ConversationNotFoundError
 from bot.gap_store import GapNotFoundError
 from bot.handoff import TicketNotFoundError
+from bot.identity import IdentityError
+from bot.ratelimit import RateLimitedError
+from bot.widget import WidgetTokenError
 from kb.events import FeedbackError
 from kb.helpcenter import ArticleMovedError, NotFoundError
+from kb.origins import OriginNotAllowedError
 from search.searcher import QueryError
 from web.auth import LOGIN_PATH, AccessDeniedError, CsrfError, SignInRequiredError
 from web.templating import render
@@ -24,9 +28,12 @@ log = logging.getLogger("kb.web")
 
 TITLES = {
     400: "We couldn't search for that",
+    401: "Please start again",
+    403: "That isn't allowed here",
     404: "We can't find that page",
     405: "That doesn't work here",
     422: "Something in that request isn't right",
+    429: "Too many requests",
     500: "Something went wrong on our side",
 }
 
@@ -127,6 +134,23 @@ AREA_OWNERS = {
 }
 
 
+async def forbidden(request: Request, exc: Exception) -> Response:
+    return error_response(request, 403, str(exc))
+
+
+async def bad_widget_token(request: Request, exc: Exception) -> Response:
+    response = error_response(request, 401, str(exc))
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+async def rate_limited(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RateLimitedError)
+    response = error_response(request, 429, str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
     return error_response(request, 500, "please try again in a moment")
@@ -145,6 +169,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequiredError, sign_in_required)
     app.add_exception_handler(AccessDeniedError, access_denied)
     app.add_exception_handler(CsrfError, csrf_failed)
+    app.add_exception_handler(OriginNotAllowedError, forbidden)
+    app.add_exception_handler(IdentityError, forbidden)
+    app.add_exception_handler(WidgetTokenError, bad_widget_token)
+    app.add_exception_handler(RateLimitedError, rate_limited)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, server_error)

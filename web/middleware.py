@@ -52,7 +52,9 @@ class SiteMiddleware:
         is_static = path.startswith("/static/")
         session = session_from(scope)
         new_session = None
-        if session is None and not is_static:
+        # The widget runs inside customers' pages: no cookie of ours there (and /widget.js stays cacheable).
+        is_widget = path == "/widget.js" or path.startswith(("/widget/", "/api/widget/"))
+        if session is None and not is_static and not is_widget:
             session = new_session = secrets.token_hex(16)
         scope.setdefault("state", {})["session_id"] = session
         versioned = is_static and b"v=" in scope.get("query_string", b"")
