@@ -95,12 +95,12 @@ def start_session(
         token = secrets.token_urlsafe(32)
         conversation_id = create_conversation(db, CHANNEL, page_url)
         stamp = now_iso()
-        db["widget_tokens"].insert({"token_hash": _hash(token), "conversation_id": conversation_id,
+        db.table("widget_tokens").insert({"token_hash": _hash(token), "conversation_id": conversation_id,
                                     "created": stamp, "last_seen": stamp, "origin": origin})
         conversation = get_conversation(db, conversation_id)
     else:
         assert token is not None and conversation is not None
-        db["widget_tokens"].update(_hash(token), {"last_seen": now_iso()})
+        db.table("widget_tokens").update(_hash(token), {"last_seen": now_iso()})
     if identity is not None:
         identify(db, conversation["id"], identity)
         conversation = get_conversation(db, conversation["id"])
@@ -113,7 +113,7 @@ def identify(db: Database, conversation_id: str, identity: Identity) -> None:
     same_person = bool(identity.user_id) and identity.user_id == current["user_id"]
     # A page that identifies the same user without a signature must not undo an earlier verification.
     verified = identity.verified or (same_person and bool(current["verified"]))
-    db["conversations"].update(conversation_id, {
+    db.table("conversations").update(conversation_id, {
         "user_id": identity.user_id or current["user_id"], "email": identity.email or current["email"],
         "name": identity.name or current["name"], "verified": int(verified),
     })

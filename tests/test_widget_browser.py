@@ -35,6 +35,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run"]
 ROOT = Path(__file__).parent.parent
 SECRET = "demo-identity-secret-at-least-32-characters"
+AGENT_PASSWORD = "agent-password-for-tests"
 SUGGESTIONS = {"/billing*": ["refunds", "plans"], "*": ["welcome"]}
 FRAME = "iframe[title='Help']"
 
@@ -77,7 +78,11 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     help_url = f"http://127.0.0.1:{help_port}"
     settings = web_settings(root / "articles", root / "data", base_url="", widget_allowed_origins=demo_origin,
                             widget_identity_secret=SECRET)
-    help_server = serve(create_app(settings, embedder=FakeEmbedder()), help_port)
+    help_app = create_app(settings, embedder=FakeEmbedder())
+    help_server = serve(help_app, help_port)
+    from kb.accounts import create_staff
+
+    create_staff(help_app.state.services.db(), "agent", AGENT_PASSWORD, "agent")
     demo_server = serve(load_demo_module().build_demo(help_url, SECRET, SUGGESTIONS), demo_port)
     yield {"help": help_url, "demo": demo_origin, "other": f"http://localhost:{demo_port}", "data": root / "data"}
     for server, thread in (demo_server, help_server):
@@ -144,6 +149,23 @@ def tickets(data_dir: Path) -> list[dict]:
         db.close()
 
 
+def agent_sees(browser, sites, reference: str, texts: list[str]) -> None:  # noqa: ANN001
+    """An agent signs in to the help center and finds the ticket, with its transcript, in the inbox."""
+    context = browser.new_context(base_url=sites["help"])
+    agent = context.new_page()
+    agent.goto("/admin/login")
+    agent.get_by_label("Username").fill("agent")
+    agent.get_by_label("Password").fill(AGENT_PASSWORD)
+    agent.get_by_role("button", name="Sign in").click()
+    agent.wait_for_url("**/admin")
+    agent.goto("/admin/tickets")
+    agent.get_by_role("link", name=reference).click()
+    agent.wait_for_url(f"**/admin/tickets/{reference}")
+    page_text = agent.locator("main").inner_text()
+    context.close()
+    assert [t for t in texts if t not in page_text] == []
+
+
 def test_ask_vote_read_hand_off_and_find_it_all_after_a_reload(page, sites):
     page.goto("/billing")
     expect(launcher(page)).to_have_text("Help")
@@ -189,6 +211,8 @@ def test_ask_vote_read_hand_off_and_find_it_all_after_a_reload(page, sites):
         ("user", "I forgot my password", f"{sites['demo']}/billing"),
         ("bot", ticket["transcript"][1]["text"], f"{sites['demo']}/billing")]
     assert ticket["transcript"][1]["feedback"] == "up"
+    agent_sees(page.context.browser, sites, reference, ["I forgot my password", "visitor@example.com", "not verified",
+                                                        f"{sites['demo']}/billing", "Customer: helpful"])
 
     with page.expect_download() as download:
         panel.get_by_role("button", name="Download the conversation").click()
@@ -240,12 +264,12 @@ def test_a_signed_in_user_is_verified_and_sign_out_resets_the_conversation(page,
     expect(panel.locator("#kbw-name")).to_have_value("Ann Lee")
     panel.get_by_role("button", name="Send to the team").click()
     expect(panel.locator(".msg--system").last).to_contain_text("is with our support team")
-    reference = page.locator("html").get_attribute("data-ticket") or ""
     expect(page.locator("html")).to_have_attribute("data-ticket", re.compile("T-"))
     reference = page.locator("html").get_attribute("data-ticket")
     [ticket] = [t for t in tickets(sites["data"]) if t["reference"] == reference]
     assert ticket["customer"] == {"email": "ann@lumio-customer.example", "name": "Ann Lee", "user_id": "u_1042",
                                   "verified": True}
+    agent_sees(page.context.browser, sites, reference, ["ann@lumio-customer.example", "verified u_1042"])
     assert page.evaluate("localStorage.getItem('kbw_conv')")
     page.locator("#logout").click()
     expect(page.locator("h1")).to_have_text("Signed out")

@@ -10,8 +10,10 @@
   var composer = $("[data-composer]"), errorBox = $("[data-error]"), results = $("[data-results]");
   var articleView = $("[data-article]"), handoffView = $("[data-handoff]"), handoffForm = $("[data-handoff-form]");
   var state = {token: null, user: null, settings: {}, page: {url: "", title: ""}, slugs: null, shownSlugs: "",
-               ticket: null, back: null, loading: null};
+               ticket: null, back: null};
   var reducedMotion = matchMedia("(prefers-reduced-motion: reduce)");
+  // Resolved by the loader's first "init" (the token): what the visitor does before that waits for it.
+  var markReady, ready = new Promise(function (resolve) { markReady = resolve; });
 
   function tell(type, data) {
     var message = {type: "kbw:" + type};
@@ -31,6 +33,10 @@
     if (payload) headers["Content-Type"] = "application/json";
     return fetch(path, {method: method, headers: headers, body: payload ? JSON.stringify(payload) : undefined})
       .then(function (r) {
+        if (r.status === 401) {
+          tell("expired"); // the help center forgot this conversation: the loader starts a new one
+          throw new Error("This conversation had ended, so a new one has started. Please try again.");
+        }
         if (r.status === 429) {
           throw new Error("You're going a little fast. Please try again in " + (r.headers.get("Retry-After") || "a few") + " seconds.");
         }
@@ -221,7 +227,7 @@
     var text = input.value;
     input.value = "";
     input.style.height = "";
-    send(text);
+    ready.then(function () { send(text); });
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -250,18 +256,17 @@
     var f = handoffForm.elements, button = handoffForm.querySelector("button[type=submit]");
     button.disabled = true;
     clearError();
-    api("POST", "/api/widget/handoff", {email: f.email.value.trim(), name: f.name.value.trim(), note: f.note.value.trim()})
-      .then(function (ticket) {
-        state.ticket = {reference: ticket.reference, status: ticket.status};
-        f.note.value = "";
-        showHome(false);
-        var node = addMessage({role: "system", text: ticket.text});
-        node.setAttribute("tabindex", "-1");
-        node.focus();
-        scrollToEnd();
-        tell("handoff", {ticket: state.ticket});
-      }, showError)
-      .then(function () { button.disabled = false; });
+    var payload = {email: f.email.value.trim(), name: f.name.value.trim(), note: f.note.value.trim()};
+    ready.then(function () { return api("POST", "/api/widget/handoff", payload); }).then(function (ticket) {
+      state.ticket = {reference: ticket.reference, status: ticket.status};
+      f.note.value = "";
+      showHome(false);
+      var node = addMessage({role: "system", text: ticket.text});
+      node.setAttribute("tabindex", "-1");
+      node.focus();
+      scrollToEnd();
+      tell("handoff", {ticket: state.ticket});
+    }, showError).then(function () { button.disabled = false; });
   });
 
   // -- search and suggested articles --------------------------------------------------------------
@@ -399,7 +404,7 @@
       applyUser(m.user);
       state.shownSlugs = null;
       showSuggested();
-      if (fresh) state.loading = load();
+      if (fresh) load().then(markReady);
     },
     open: function () {
       if (!articleView.hidden || !handoffView.hidden) return;
@@ -409,7 +414,7 @@
       state.page = m.page;
       showSuggested();
     },
-    ask: function (m) { (state.loading || Promise.resolve()).then(function () { send(m.text); }); },
+    ask: function (m) { ready.then(function () { send(m.text); }); },
     search: function (m) { showHome(false); search(m.text); $("#kbw-search").focus(); },
     suggest: function (m) { state.slugs = Array.isArray(m.slugs) ? m.slugs : null; showSuggested(); }
   };

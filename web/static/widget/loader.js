@@ -169,18 +169,25 @@
     } else if (m.type === "kbw:close") close();
     else if (m.type === "kbw:message") emit("message", m.message);
     else if (m.type === "kbw:handoff") emit("handoff", m.ticket);
+    else if (m.type === "kbw:expired") {
+      token = session = null;
+      write(null);
+      start().then(init, function () {});
+    }
   });
 
-  function open() {
+  function open(quiet) {
     if (opened) return;
     opened = true;
     button.setAttribute("aria-expanded", "true");
     if (!frame) makeFrame();
     box.hidden = false;
     start().then(init, function () { close(); });
-    // Focus moves into the panel, to its message box.
-    frame.focus();
-    post({type: "kbw:open"});
+    // Focus moves into the panel, to its message box (not when the page opens it on load).
+    if (quiet !== true) {
+      frame.focus();
+      post({type: "kbw:open"});
+    }
     emit("open");
   }
 
@@ -196,7 +203,7 @@
   function toggle() { if (opened) close(); else open(); }
 
   var API = {
-    open: open, close: close, toggle: toggle,
+    open: function () { open(); }, close: close, toggle: toggle,
     ask: function (text) { open(); post({type: "kbw:ask", text: String(text || "")}); },
     search: function (text) { open(); post({type: "kbw:search", text: String(text || "")}); },
     suggest: function (slugs) {
@@ -235,7 +242,7 @@
     queue.forEach(function (args) { KBWidget.apply(null, args); });
     ready = true;
     emit("ready");
-    if (S.defaultOpen && !opened) open();
+    if (S.defaultOpen && !opened) open(true);
   }
   if (d.body) boot(); else d.addEventListener("DOMContentLoaded", boot);
 })(window, document);
