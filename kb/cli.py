@@ -42,9 +42,12 @@ def settings_for(articles: Path | None = None, data: Path | None = None) -> Sett
 
 
 def build_embedder(settings: Settings):  # type: ignore[no-untyped-def]
-    from search.embed import SentenceEmbedder
+    from search.onnx_embed import ONNX_DIR, make_embedder
 
-    return SentenceEmbedder(settings.model, settings.embed_batch_size)
+    return make_embedder(
+        settings.model, settings.embed_batch_size, inference=settings.inference,
+        cache_dir=settings.data_dir / ONNX_DIR, threads=settings.inference_threads,
+    )
 
 
 def build_options(settings: Settings):  # type: ignore[no-untyped-def]

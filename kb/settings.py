@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     hnsw_threshold: int = Field(
         50_000, ge=1, description="Past this many chunks the vector index is approximate (HNSW) instead of exact."
     )
+    # Speed (search.onnx_embed, search.batcher): measured by scripts/bench_speed.py, see BENCHMARKS.md.
+    inference: str = Field(
+        "auto", pattern=r"^(auto|onnx|torch)$",
+        description="What runs the model: `onnx` (ONNX Runtime, exported once into the data folder), `torch`, "
+        "or `auto` (ONNX when its vectors match torch's, else torch).",
+    )
+    inference_threads: int = Field(1, ge=1, le=64, description="CPU threads of one ONNX forward pass.")
+    query_batch_size: int = Field(
+        32, ge=1, le=256, description="Most concurrent queries the website embeds in one forward pass (1: no micro-batching).",
+    )
+    query_batch_wait_ms: float = Field(
+        1.0, ge=0, le=50, description="Under load, how long a forward pass waits for more queries to join it (ms).",
+    )
     search_min_score: float = Field(
         0.35, ge=0, le=1,
         description="Search results whose vector similarity to the query is below this are not shown (0 shows all).",

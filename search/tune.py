@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 from search.embed import Embedder, SentenceEmbedder
 
@@ -211,5 +212,8 @@ def tuned_embedder(data_dir: Path, embedder: Embedder) -> Embedder:
     tuned = TunedModel.load(data_dir)
     if tuned is None or tuned.base != embedder.model_name or not (data_dir / tuned.path).is_dir():
         return embedder
+    derive = getattr(embedder, "derive", None)
+    if callable(derive):  # the ONNX embedder exports the tuned model too, and keeps its runtime settings (issue 7)
+        return cast(Embedder, derive(tuned.name, str((data_dir / tuned.path).resolve())))
     batch_size = int(getattr(embedder, "batch_size", 64))
     return _tuned_embedder(str((data_dir / tuned.path).resolve()), tuned.name, batch_size)

@@ -16,9 +16,11 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from kb.settings import Settings, load_settings
+from search.batcher import BatchingEmbedder
 from search.embed import Embedder, SentenceEmbedder
 from search.index import MANIFEST
 from search.indexer import INDEX_DIR, IndexReport
+from search.onnx_embed import ONNX_DIR, OnnxEmbedder, make_embedder
 from web.auth import StaffAuth
 from web.errors import install_error_handlers
 from web.middleware import SiteMiddleware
@@ -74,18 +76,36 @@ def serve_queries_single_threaded(embedder: Embedder) -> None:
     A query is one short text, so torch's intra-op threads buy little, and when the CPU is busy
     (concurrent requests, other processes) their spin-waiting costs a lot: on the 2-core target
     machine under load, embedding one query took 460 ms p50 with 2 threads and 12 ms with 1.
+    ONNX Runtime sessions have their own thread setting (``KB_INFERENCE_THREADS``): torch is then
+    not even imported.
     """
+    embedder = getattr(embedder, "inner", embedder)  # under the micro-batcher
+    if isinstance(embedder, OnnxEmbedder) and not embedder.uses_torch:
+        return
     if isinstance(embedder, SentenceEmbedder):
         import torch
 
         torch.set_num_threads(1)
 
 
+def serving_embedder(settings: Settings) -> Embedder:
+    """The configured model (``KB_INFERENCE``) behind the micro-batcher: concurrent requests share forward passes."""
+    model = make_embedder(
+        settings.model, settings.embed_batch_size, inference=settings.inference,
+        cache_dir=settings.data_dir / ONNX_DIR, threads=settings.inference_threads,
+    )
+    # SentenceEmbedder's `dims` is a property (it loads the model), which mypy won't match to the protocol.
+    if settings.query_batch_size <= 1:
+        return cast(Embedder, model)
+    return cast(Embedder, BatchingEmbedder(
+        cast(Embedder, model), max_batch=settings.query_batch_size, max_wait=settings.query_batch_wait_ms / 1000,
+    ))
+
+
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
     """Build the help-center app. Nothing heavy happens here: the lifespan indexes and loads."""
     settings = settings or load_settings()
-    # SentenceEmbedder's `dims` is a property (it loads the model), which mypy won't match to the protocol.
-    model = embedder or cast(Embedder, SentenceEmbedder(settings.model, settings.embed_batch_size))
+    model = embedder or serving_embedder(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +123,8 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
             if watcher:
                 watcher.stop()
             services.close()
+            if isinstance(model, BatchingEmbedder):
+                model.close()
 
     app = FastAPI(
         title=settings.site_name, summary="Search and read the help center's articles.", lifespan=lifespan,

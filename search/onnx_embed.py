@@ -1,0 +1,366 @@
+"""The configured sentence-transformers model run by ONNX Runtime: exported once, cached, checked against torch.
+
+The export (``torch.onnx.export`` of the whole sentence-transformers pipeline: transformer and
+pooling) happens on first use and lands in ``cache_dir/<model>-<key>/``, where ``key`` identifies
+the model's files; later starts load it without importing torch at all. Each export is checked on
+sample texts against the torch embedding (cosine >= ``PARITY_MIN_COSINE``, alone and padded in a
+batch); a model that does not match is recorded as such and embedded by torch instead.
+
+Measured on the 2-core target machine (issue 7): one query in 1.5-3.5 ms instead of 8-15 ms with
+torch on one thread, with the same vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.embed import SentenceEmbedder, resolve_model
+
+log = logging.getLogger("kb.search")
+
+PARITY_MIN_COSINE = 0.9999
+# Bump when the export or the runtime inputs change: older exports are then redone.
+EXPORT_VERSION = 1
+OPSET = 17
+ONNX_DIR = "onnx"  # in the data folder: one export per model
+MODEL_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+META_FILE = "export.json"
+# A short query, a long passage past the model's token limit, accents and CJK, emoji, stray spaces:
+# the tokenizer and the padded-batch path must agree with sentence-transformers on all of them.
+PARITY_TEXTS = (
+    "hi",
+    "How do I reset my password?",
+    "  my board is not detected by the computer  ",
+    "Rückerstattung für mein Jahresabo — geht das? café naïve 日本語 🙂",
+    "Upload failed: avrdude: stk500_recv(): programmer is not responding (COM3)",
+    " ".join(["The invoice lists every payment of the year, with taxes and the billing address."] * 40),
+)
+
+
+class OnnxExportError(RuntimeError):
+    """The model could not be exported to ONNX, or the export does not match torch."""
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    """What ``export.json`` records about one export."""
+
+    model: str
+    key: str
+    ok: bool
+    reason: str
+    min_cosine: float
+    dims: int
+    max_seq_length: int
+    pad_id: int
+    pad_token: str
+    inputs: tuple[str, ...]
+    seconds: float
+    exported_at: str
+
+
+def model_key(source: str) -> str:
+    """Identity of a model folder's files (names, sizes, modification times) and of the export code.
+
+    A retrained or replaced model gets a new key, so its export is redone; hashing file metadata
+    instead of the ~90 MB of weights keeps a cold start cheap.
+    """
+    digest = hashlib.sha256(f"v{EXPORT_VERSION}:opset{OPSET}".encode())
+    root = Path(source)
+    if root.is_dir():
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    else:
+        digest.update(source.encode())
+    return digest.hexdigest()[:16]
+
+
+def export_dir(cache_dir: Path, model_name: str, source: str) -> Path:
+    """The folder for ``model_name``'s export: one per model name and file identity."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("_")[:60] or "model"
+    return cache_dir / f"{safe}-{model_key(source)}"
+
+
+def read_export(folder: Path) -> ExportInfo | None:
+    path = folder / META_FILE
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["inputs"] = tuple(data["inputs"])
+    return ExportInfo(**data)
+
+
+def export_model(model: Any, model_name: str, folder: Path) -> ExportInfo:
+    """Export a loaded ``SentenceTransformer`` into ``folder`` and check it against torch.
+
+    Writes ``model.onnx``, ``tokenizer.json`` and ``export.json`` into a temporary folder that is
+    renamed into place, so a crash or a second process exporting at the same time never leaves a
+    half-written export behind. A failed parity check is recorded too (``ok`` false), so later
+    starts go straight to torch instead of exporting again.
+    """
+    import torch
+
+    started = time.perf_counter()
+    tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp.mkdir(parents=True)
+    try:
+        sample = model.preprocess(["hello world", "a slightly longer sample sentence"])
+        names = tuple(k for k, v in sample.items() if isinstance(v, torch.Tensor))
+        tokenizer = model.tokenizer.backend_tokenizer
+        info: dict[str, Any] = dict(
+            model=model_name, key=folder.name.rsplit("-", 1)[-1], ok=False, reason="", min_cosine=0.0,
+            dims=int(model.get_embedding_dimension()), max_seq_length=int(model.max_seq_length),
+            pad_id=int(model.tokenizer.pad_token_id or 0), pad_token=str(model.tokenizer.pad_token or "[PAD]"),
+            inputs=names, seconds=0.0, exported_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        )
+        try:
+            # Tracing warns about Python conditions it records (fine for this pipeline: the parity
+            # check below covers other shapes); the warnings would be errors under pytest's settings.
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    _pipeline(model, names).eval(), tuple(sample[n] for n in names), str(tmp / MODEL_FILE),
+                    input_names=list(names), output_names=["embedding"],
+                    dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+                    opset_version=OPSET, dynamo=False,
+                )
+            tokenizer.save(str(tmp / TOKENIZER_FILE))
+            runtime = _Runtime(tmp, ExportInfo(**info), threads=1)  # type: ignore[arg-type]
+            expected = model.encode(
+                list(PARITY_TEXTS), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+            cosine = parity(runtime, expected)
+            info.update(min_cosine=cosine, ok=cosine >= PARITY_MIN_COSINE)
+            if cosine < PARITY_MIN_COSINE:
+                info["reason"] = f"cosine to the torch embedding {cosine:.6f} < {PARITY_MIN_COSINE}"
+        except Exception as exc:  # noqa: BLE001 - any export problem means "use torch", recorded with its cause
+            info["reason"] = f"export failed: {type(exc).__name__}: {exc}"[:500]
+        info["seconds"] = round(time.perf_counter() - started, 2)
+        (tmp / META_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process finished the same export first: use theirs
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    found = read_export(folder)
+    assert found is not None
+    return found
+
+
+def parity(runtime: _Runtime, expected: np.ndarray) -> float:
+    """Lowest cosine between ``expected`` (torch) and the runtime's vectors, each text alone and all in one batch."""
+    alone = np.vstack([runtime.run([text]) for text in PARITY_TEXTS])
+    batched = runtime.run(list(PARITY_TEXTS))
+    return float(min((alone * expected).sum(axis=1).min(), (batched * expected).sum(axis=1).min()))
+
+
+def _pipeline(model: Any, names: tuple[str, ...]) -> Any:
+    """A torch module over the whole sentence-transformers pipeline: tensors in, the pooled embedding out."""
+    import torch
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+            # Positional inputs: torch.onnx.export (TorchScript tracing) names them in this order.
+            return self.model(dict(zip(names, tensors)))["sentence_embedding"]
+
+    return Pipeline()
+
+
+class _Runtime:
+    """One ONNX Runtime session and its tokenizer."""
+
+    def __init__(self, folder: Path, info: ExportInfo, threads: int) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Spinning worker threads burn the CPU that other requests need; on a busy 2-core machine
+        # two spinning threads made one query 13 ms instead of 4.6 ms.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self.tokenizer.enable_truncation(info.max_seq_length)
+        self.tokenizer.enable_padding(pad_id=info.pad_id, pad_token=info.pad_token)
+        self.inputs = info.inputs
+
+    def run(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalized float32 vectors for ``texts`` in one forward pass (padded to the longest)."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        columns = {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        }
+        feed = {name: np.asarray(columns[name], dtype=np.int64) for name in self.inputs}
+        vectors = self.session.run(None, feed)[0].astype(np.float32, copy=False)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class OnnxEmbedder(SentenceEmbedder):
+    """A ``SentenceEmbedder`` whose forward passes run in ONNX Runtime; torch only exports (once).
+
+    ``threads`` is the intra-op threads of one forward pass; ``parallel`` forward passes run at once
+    for large inputs (indexing), each on its own thread. With ``strict`` a model that cannot be
+    exported or does not match torch raises ``OnnxExportError``; otherwise it is logged and torch
+    embeds instead. It stays a ``SentenceEmbedder`` so ``kb tune`` can fine-tune the same model.
+
+    >>> embedder = OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=Path("data/onnx"))
+    >>> embedder.encode(["I forgot my password"]).shape
+    (1, 384)
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        batch_size: int = 64,
+        source: str | None = None,
+        *,
+        cache_dir: Path,
+        threads: int = 1,
+        parallel: int = 0,
+        strict: bool = False,
+    ) -> None:
+        super().__init__(model_name, batch_size, source)
+        self.cache_dir = cache_dir
+        self.threads = threads
+        self.parallel = parallel or (os.cpu_count() or 1)
+        self.strict = strict
+        self.runtime: _Runtime | None = None
+        self.info: ExportInfo | None = None
+        self._ready = False
+        self._ready_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._derived: dict[tuple[str, str], OnnxEmbedder] = {}
+
+    def derive(self, model_name: str, source: str) -> OnnxEmbedder:
+        """The same runtime settings for another model (``kb tune``'s fine-tuned one), made once per model."""
+        key = (model_name, source)
+        with self._ready_lock:
+            if key not in self._derived:
+                self._derived[key] = OnnxEmbedder(
+                    model_name, self.batch_size, source, cache_dir=self.cache_dir, threads=self.threads,
+                    parallel=self.parallel, strict=self.strict,
+                )
+            return self._derived[key]
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            try:
+                self.runtime, self.info, reason = self._open()
+            except ImportError as exc:  # onnxruntime or tokenizers missing: torch still works
+                reason = f"{exc}: install onnxruntime and onnx to enable it"
+            if self.runtime is not None and self.info is not None:
+                self._dims = self.info.dims
+            elif self.strict:
+                raise OnnxExportError(
+                    f"cannot run {self.model_name!r} in ONNX Runtime: {reason} (set KB_INFERENCE=torch or auto)"
+                )
+            else:
+                log.warning("embedding with torch: ONNX Runtime cannot run %s the same way (%s)", self.model_name, reason)
+            self._ready = True
+
+    def _open(self) -> tuple[_Runtime | None, ExportInfo | None, str]:
+        source = self.source or resolve_model(self.model_name)
+        folder = export_dir(self.cache_dir, self.model_name, source)
+        info = read_export(folder)
+        if info is None:
+            log.info("exporting %s to ONNX in %s (once per model)", self.model_name, folder)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            info = export_model(super()._load(), self.model_name, folder)
+        if not info.ok:
+            return None, info, f"{info.reason}; delete {folder} to export again"
+        return _Runtime(folder, info, self.threads), info, ""
+
+    @property
+    def uses_torch(self) -> bool:
+        """True when torch embeds (the model could not be exported, or does not match)."""
+        self._prepare()
+        return self.runtime is None
+
+    @property
+    def dims(self) -> int:  # type: ignore[override]
+        self._prepare()
+        if self.runtime is not None:
+            assert self._dims is not None
+            return self._dims
+        return super().dims
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self._prepare()
+        runtime = self.runtime
+        if runtime is None:
+            return super().encode(texts)
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        if len(texts) <= self.batch_size:
+            return runtime.run(texts)
+        # Similar lengths share a forward pass (little padding), like sentence-transformers does.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        out = np.empty((len(texts), self.dims), dtype=np.float32)
+
+        def run(rows: list[int]) -> None:
+            out[rows] = runtime.run([texts[i] for i in rows])
+
+        if self.parallel > 1 and len(batches) > 1:
+            # Forward passes on separate threads (ORT releases the GIL) use every core without
+            # intra-op spinning, and one session serves them all.
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="kb-onnx")
+            list(self._pool.map(run, batches))
+        else:
+            for rows in batches:
+                run(rows)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """What runs the model (for logs and benchmarks)."""
+        self._prepare()
+        if self.info is None or self.runtime is None:
+            return {"runtime": "torch", "model": self.model_name}
+        return {"runtime": "onnx", **asdict(self.info)}
+
+
+def make_embedder(
+    model_name: str, batch_size: int = 64, *, inference: str = "auto", cache_dir: Path, threads: int = 1
+) -> SentenceEmbedder:
+    """The embedder for ``KB_INFERENCE``: ``torch``, ``onnx`` (an error when it cannot run) or ``auto``.
+
+    ``auto`` uses ONNX Runtime when the export matches torch, else torch, with a log line saying why.
+    """
+    if inference == "torch":
+        return SentenceEmbedder(model_name, batch_size)
+    if inference not in ("auto", "onnx"):
+        raise ValueError(f"unknown inference {inference!r}: use auto, onnx or torch")
+    return OnnxEmbedder(model_name, batch_size, cache_dir=cache_dir, threads=threads, strict=inference == "onnx")

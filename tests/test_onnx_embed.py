@@ -1,0 +1,131 @@
+"""The ONNX Runtime embedder: same vectors as torch, one export per model, and torch when it cannot match."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.embed import SentenceEmbedder
+from search.onnx_embed import (
+    META_FILE, PARITY_TEXTS, ExportInfo, OnnxEmbedder, OnnxExportError, export_dir, make_embedder, model_key,
+    read_export,
+)
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "model"
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "1_Pooling" / "config.json").write_text("{}")
+    return folder
+
+
+def test_the_export_key_follows_the_model_files(model_dir: Path, tmp_path: Path):
+    key = model_key(str(model_dir))
+    assert key == model_key(str(model_dir))
+    (model_dir / "model.safetensors").write_bytes(b"retrained weights")
+    assert model_key(str(model_dir)) != key
+    other = tmp_path / "other"
+    other.mkdir()
+    assert model_key(str(other)) != model_key(str(model_dir))
+    cache = tmp_path / "onnx"
+    assert export_dir(cache, "org/My Model", str(model_dir)) == cache / f"org_My_Model-{model_key(str(model_dir))}"
+
+
+@pytest.mark.parametrize("inference, kind, strict", [
+    ("torch", SentenceEmbedder, None), ("auto", OnnxEmbedder, False), ("onnx", OnnxEmbedder, True),
+])
+def test_make_embedder_follows_the_setting(tmp_path: Path, inference, kind, strict):
+    embedder = make_embedder("all-MiniLM-L6-v2", 32, inference=inference, cache_dir=tmp_path, threads=2)
+    assert type(embedder) is kind
+    assert (embedder.model_name, embedder.batch_size) == ("all-MiniLM-L6-v2", 32)
+    if strict is not None:
+        assert (embedder.strict, embedder.threads, embedder.cache_dir) == (strict, 2, tmp_path)
+
+
+def test_an_unknown_inference_is_an_error(tmp_path: Path):
+    with pytest.raises(ValueError, match="use auto, onnx or torch"):
+        make_embedder("all-MiniLM-L6-v2", inference="tensorrt", cache_dir=tmp_path)
+
+
+def _record_failed_export(cache: Path, source: Path) -> Path:
+    folder = export_dir(cache, "my-model", str(source))
+    folder.mkdir(parents=True)
+    info = ExportInfo("my-model", "k", False, "cosine to the torch embedding 0.950000 < 0.9999", 0.95, 64, 128, 0,
+                      "[PAD]", ("input_ids", "attention_mask"), 1.0, "2026-01-01T00:00:00")
+    (folder / META_FILE).write_text(json.dumps(asdict(info)))
+    return folder
+
+
+def test_a_model_that_does_not_match_falls_back_to_torch_with_a_log_line(model_dir, tmp_path, monkeypatch, caplog):
+    folder = _record_failed_export(tmp_path / "onnx", model_dir)
+    torch_calls: list[int] = []
+
+    def torch_encode(self: SentenceEmbedder, texts: Sequence[str]) -> np.ndarray:
+        torch_calls.append(len(texts))
+        return np.ones((len(texts), 64), dtype=np.float32)
+
+    monkeypatch.setattr(SentenceEmbedder, "encode", torch_encode)
+    embedder = OnnxEmbedder("my-model", source=str(model_dir), cache_dir=tmp_path / "onnx")
+    with caplog.at_level(logging.WARNING, logger="kb.search"):
+        assert embedder.encode(["hello", "world"]).shape == (2, 64)
+    assert torch_calls == [2]
+    assert embedder.uses_torch
+    assert embedder.describe() == {"runtime": "torch", "model": "my-model"}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"embedding with torch: ONNX Runtime cannot run my-model the same way (cosine to the torch embedding "
+        f"0.950000 < 0.9999; delete {folder} to export again)"
+    ]
+
+
+def test_strict_onnx_refuses_a_model_that_does_not_match(model_dir, tmp_path):
+    _record_failed_export(tmp_path / "onnx", model_dir)
+    embedder = OnnxEmbedder("my-model", source=str(model_dir), cache_dir=tmp_path / "onnx", strict=True)
+    with pytest.raises(OnnxExportError, match=r"cosine to the torch embedding 0.950000 < 0.9999.*KB_INFERENCE=torch"):
+        embedder.encode(["hello"])
+
+
+def test_derived_models_share_the_settings_and_are_made_once(tmp_path):
+    embedder = OnnxEmbedder("base", 16, cache_dir=tmp_path, threads=2, parallel=3, strict=True)
+    tuned = embedder.derive("base+tuned-1", "/data/models/1")
+    assert (tuned.model_name, tuned.source, tuned.batch_size, tuned.threads, tuned.parallel, tuned.strict) == (
+        "base+tuned-1", "/data/models/1", 16, 2, 3, True)
+    assert embedder.derive("base+tuned-1", "/data/models/1") is tuned
+
+
+@pytest.mark.slow
+def test_onnx_vectors_match_torch(real_embedder, tmp_path):
+    texts = [*PARITY_TEXTS, "how do I get a refund for my annual plan", "x", "Wi-Fi 6 ça marche? ¿Qué tal?"]
+    onnx = OnnxEmbedder(real_embedder.model_name, cache_dir=tmp_path / "onnx", strict=True)
+    expected = real_embedder.encode(texts)
+    together = onnx.encode(texts)
+    alone = np.vstack([onnx.encode([t]) for t in texts])
+    assert together.dtype == np.float32 and together.shape == expected.shape
+    assert (together * expected).sum(axis=1).min() >= 0.9999
+    assert (alone * expected).sum(axis=1).min() >= 0.9999
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+    info = onnx.describe()
+    assert (info["runtime"], info["ok"], info["dims"], info["max_seq_length"]) == ("onnx", True, 384, 256)
+    assert info["min_cosine"] >= 0.9999
+
+    # Many texts: length-sorted batches on parallel threads, rows back in input order.
+    many = [f"question {i} " + "about billing " * (i % 7) for i in range(150)]
+    np.testing.assert_allclose(OnnxEmbedder(real_embedder.model_name, batch_size=16, cache_dir=tmp_path / "onnx",
+                                            parallel=2).encode(many), real_embedder.encode(many), atol=1e-4)
+
+    # A second embedder (a restart) loads the export instead of redoing it.
+    folder = next((tmp_path / "onnx").iterdir())
+    stamp = os.stat(folder / "model.onnx").st_mtime_ns
+    again = OnnxEmbedder(real_embedder.model_name, cache_dir=tmp_path / "onnx")
+    np.testing.assert_allclose(again.encode(texts), together, atol=1e-6)
+    assert os.stat(folder / "model.onnx").st_mtime_ns == stamp
+    assert read_export(folder) == onnx.info
