@@ -115,6 +115,18 @@ def test_cluster_makes_gaps_and_keeps_ids_stable(db, fake_embedder):
     assert [g.id for g in list_gaps(db, now=NOW, sort="count")] == [1, 2]
 
 
+def test_small_batches_give_the_same_gaps(db, fake_embedder):
+    dark = [ask(db, q, days_ago=3 - i * 0.1) for i, q in enumerate(DARK)]
+    gift = [ask(db, q, days_ago=2 - i * 0.1) for i, q in enumerate(GIFT)]
+    # Batches of 2: the third dark question joins the gap of the first two by centroid; a lone gift
+    # question waits and is clustered again with the next batch.
+    report = cluster_gaps(db, fake_embedder, now=NOW, batch_size=2)
+    assert (report.created, report.grew, report.pending) == ((1, 2), (), 0)
+    assert [gap_of(db, s) for s in dark + gift] == [1, 1, 1, 2, 2, 2]
+    with pytest.raises(ValueError, match="unknown linkage 'ward'"):
+        cluster_gaps(db, fake_embedder, linkage="ward")
+
+
 def test_a_question_asked_twice_is_a_gap_on_its_own(db, fake_embedder):
     ids = [ask(db, "Do you support Chromebooks?", session_id="a"), ask(db, "do you support chromebooks", session_id="b")]
     report = cluster_gaps(db, fake_embedder, now=NOW)
