@@ -18,7 +18,7 @@ def query_terms(query: str) -> list[str]:
     for word in re.findall(r"\w+", query.lower()):
         if word in STOPWORDS or len(word) < 2:
             continue
-        terms.add(word[: max(4, len(word) - 2)] if len(word) > 5 else word)
+        terms.add(word[: max(5, len(word) - 2)] if len(word) > 5 else word)
     return sorted(terms, key=len, reverse=True)
 
 
