@@ -154,12 +154,26 @@ def test_sign_in_is_rate_limited_with_retry_after(admin):
     assert "Too many sign-in attempts" in limited.text and "kb_admin" not in limited.headers.get("set-cookie", "")
 
 
+def from_address(client: TestClient, ip: str) -> TestClient:
+    """Another browser on the same running app (no second lifespan), at another client address."""
+    return TestClient(client.app, base_url="https://testserver", client=(ip, 50000))
+
+
 def test_the_username_limit_holds_across_addresses(articles_dir, data_dir):
     with make_client(articles_dir, data_dir, signin_rate_limit="3/minute;50/hour") as client:
         for n in range(3):
-            client.headers["x-forwarded-for"] = f"10.0.0.{n}"  # ignored: the limit is also per username
-            assert sign_in(client, "ada", "wrong password!!").status_code == 401
-        assert sign_in(client, "ADA ", "wrong password!!").status_code == 429
+            assert sign_in(from_address(client, f"10.0.0.{n}"), "ada", "wrong password!!").status_code == 401
+        fresh = from_address(client, "10.0.0.9")
+        assert sign_in(fresh, "ADA ", "wrong password!!").status_code == 429  # same username, any address or case
+        assert sign_in(fresh, "bob", "wrong password!!").status_code == 401  # the address itself is not limited
+
+
+def test_the_address_limit_holds_across_usernames(articles_dir, data_dir):
+    with make_client(articles_dir, data_dir, signin_rate_limit="3/minute;50/hour") as client:
+        for n in range(3):
+            assert sign_in(client, f"user{n}", "wrong password!!").status_code == 401
+        assert sign_in(client, "someone-else", "wrong password!!").status_code == 429
+        assert sign_in(from_address(client, "10.0.0.9"), "someone-else", "wrong password!!").status_code == 401
 
 
 @pytest.mark.parametrize("csrf", [None, "", "not-the-token"])
