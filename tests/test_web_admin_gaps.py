@@ -216,3 +216,9 @@ def test_what_customers_asked_is_escaped_on_gap_pages(admin):
         assert "<script>alert(1)" not in text and "<b>weather" not in text, path
         assert 'href="javascript:' not in text, path
     assert "&lt;b&gt;weather&lt;/b&gt;" in admin.get(f"/admin/gaps/{gap_id}").text
+
+
+def test_an_impossible_gap_id_is_a_clear_4xx(admin):
+    signed_in(admin, "wendy")
+    assert admin.get(f"/admin/gaps/{2**70}").status_code == 422
+    assert admin.get("/admin/gaps/0").status_code == 422

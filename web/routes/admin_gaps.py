@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.gap_review import article_replay, nearest_articles
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 Status = Literal["open", "resolved", "dismissed", "all"]
 Period = Literal["7", "30", "90"]
 Sort = Literal["impact", "count", "last_seen", "trend"]
+GapId = Annotated[int, Path(ge=1, le=2**63 - 1)]  # SQLite's integer range: a bigger id is a 422, not a 500
 SAVED = {"resolved": "Resolved.", "dismissed": "Dismissed. It stays dismissed: new questions on it join it quietly.",
          "reopened": "Reopened: it is back on the open list."}
 
@@ -90,7 +91,7 @@ def _gap_page(request: Request, services: Services, settings: SettingsDep, gap_i
 
 
 @router.get("/gaps/{gap_id}", response_class=HTMLResponse)
-def gap(request: Request, gap_id: int, admin: GapsDep, services: ServicesDep, settings: SettingsDep,
+def gap(request: Request, gap_id: GapId, admin: GapsDep, services: ServicesDep, settings: SettingsDep,
         period: Period = "30", saved: str = "") -> HTMLResponse:
     return _gap_page(request, services, settings, gap_id, period, saved=saved)
 
@@ -100,7 +101,7 @@ def _done(gap_id: int, saved: str) -> RedirectResponse:
 
 
 @router.post("/gaps/{gap_id}/resolve", response_class=HTMLResponse)
-def resolve(request: Request, gap_id: int, admin: GapsFormDep, services: ServicesDep, settings: SettingsDep,
+def resolve(request: Request, gap_id: GapId, admin: GapsFormDep, services: ServicesDep, settings: SettingsDep,
             article_slug: Annotated[str, Form(max_length=300)] = "",
             note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """Link the article that answers the gap, then ask its questions again: "now answered x of y"."""
@@ -116,7 +117,7 @@ def resolve(request: Request, gap_id: int, admin: GapsFormDep, services: Service
 
 
 @router.post("/gaps/{gap_id}/dismiss", response_class=HTMLResponse)
-def dismiss(request: Request, gap_id: int, admin: GapsFormDep, services: ServicesDep, settings: SettingsDep,
+def dismiss(request: Request, gap_id: GapId, admin: GapsFormDep, services: ServicesDep, settings: SettingsDep,
             reason: Annotated[str, Form(max_length=4000)] = "") -> Response:
     try:
         dismiss_gap(services.db(), gap_id, reason)
@@ -127,7 +128,7 @@ def dismiss(request: Request, gap_id: int, admin: GapsFormDep, services: Service
 
 
 @router.post("/gaps/{gap_id}/reopen", response_class=HTMLResponse)
-def reopen(request: Request, gap_id: int, admin: GapsFormDep, services: ServicesDep,
+def reopen(request: Request, gap_id: GapId, admin: GapsFormDep, services: ServicesDep,
            settings: SettingsDep) -> Response:
     try:
         reopen_gap(services.db(), gap_id)
