@@ -36,6 +36,8 @@ class BuildOptions:
     tune_min_questions: int = 500
     tune_epochs: float = 1.0
     tune_max_seconds: float = 900.0
+    tune_min_steps: int = 100  # small knowledge bases get several passes (measured: see BENCHMARKS.md)
+    tune_held_out: float = 0.1  # questions kept out of training so self-calibration sees new phrasings
     auto_calibrate: bool = True
     calibration_min_questions: int = 20
     target_precision: float = 0.9
@@ -83,7 +85,8 @@ def run_tune(
     tuned = tune_model(
         embedder.source or resolve_model(embedder.model_name), embedder.model_name,
         article_groups(articles_dir, data_dir), data_dir, epochs=options.tune_epochs,
-        batch_size=options.batch_size, max_seconds=options.tune_max_seconds, progress=progress,
+        batch_size=options.batch_size, max_seconds=options.tune_max_seconds, min_steps=options.tune_min_steps,
+        held_out=options.tune_held_out, progress=progress,
     )
     tuned.save(data_dir)
     remove_other_models(data_dir, tuned)
@@ -110,9 +113,11 @@ def run_calibration(data_dir: Path, embedder: Embedder, options: BuildOptions) -
     """Self-calibrate on the indexed questions and save ``calibration.json`` (recorded in the manifest)."""
     searcher = Searcher.load(data_dir, embedder, keyword_weight=options.keyword_weight)
     try:
+        tuned = TunedModel.load(data_dir)
+        fresh = frozenset(tuned.held_out) if tuned and searcher.embedder.model_name == tuned.name else frozenset()
         report = calibrate(
             searcher, precision_target=options.target_precision, handoff_target=options.target_handoff,
-            min_questions=options.calibration_min_questions,
+            min_questions=options.calibration_min_questions, prefer=fresh,
         )
     finally:
         searcher.close()

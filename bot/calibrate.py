@@ -70,12 +70,20 @@ def question_rows(searcher: Searcher) -> dict[str, list[int]]:
     return rows
 
 
-def collect_samples(searcher: Searcher, max_questions: int = 1500, seed: int = 0, k: int = 5) -> list[Sample]:
+def collect_samples(
+    searcher: Searcher, max_questions: int = 1500, seed: int = 0, k: int = 5, prefer: frozenset[str] = frozenset()
+) -> list[Sample]:
     """Run both self-tests on up to ``max_questions`` questions, spread evenly over the articles.
 
+    ``prefer``: when the model was fine-tuned on the questions, the ones kept out of its training;
+    only those are asked (a question the model trained on would look easier than a new one).
     The questions' vectors are already in the index, so nothing is embedded.
     """
     by_article = question_rows(searcher)
+    if prefer:
+        chosen = {slug: [r for r in rows if searcher.chunks[r].text in prefer]  # type: ignore[union-attr]
+                  for slug, rows in by_article.items()}
+        by_article = {slug: rows for slug, rows in chosen.items() if rows}
     rng = random.Random(seed)
     per_article = max(1, -(-max_questions // max(1, len(by_article))))
     picked = [(slug, row) for slug in sorted(by_article)
@@ -97,7 +105,7 @@ def collect_samples(searcher: Searcher, max_questions: int = 1500, seed: int = 0
     return samples
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = 1e-3, steps: int = 50) -> tuple[np.ndarray, float]:
+def fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray, l2: float = 0.5, steps: int = 50) -> tuple[np.ndarray, float]:
     """Weighted logistic regression by Newton's method; returns (weights, bias)."""
     design = np.hstack([x, np.ones((len(x), 1))])
     theta = np.zeros(design.shape[1])
@@ -148,6 +156,7 @@ def calibrate(
     max_questions: int = 1500,
     min_questions: int = MIN_QUESTIONS,
     seed: int = 0,
+    prefer: frozenset[str] = frozenset(),
 ) -> CalibrationReport:
     """Fit the confidence model and choose thresholds on the knowledge base's own questions.
 
@@ -160,7 +169,7 @@ def calibrate(
             f"self-calibration needs at least {min_questions} questions in the articles' `questions:` "
             f"(found {total}): the shipped default calibration is used"
         )
-    samples = collect_samples(searcher, max_questions=max_questions, seed=seed)
+    samples = collect_samples(searcher, max_questions=max_questions, seed=seed, prefer=prefer)
     x = np.array([s.signals.vector() for s in samples])
     right = np.array([s.right for s in samples])
     tests = np.array([s.test for s in samples])
@@ -171,7 +180,7 @@ def calibrate(
     held_a = tests == "article"
     # The clarify threshold: hand off ``handoff_target`` of the questions that have no article.
     clarify = float(np.quantile(p[held_a], handoff_target)) if held_a.any() else 0.5
-    grid = np.unique(np.round(np.concatenate([np.linspace(0, 1, 101), p]), 4))
+    grid = [float(t) for t in np.unique(np.round(np.concatenate([np.linspace(0, 1, 101), p]), 4))]
     curve = build_curve(p, right, tests, grid)
     # The answer threshold: the lowest at which answers are right ``precision_target`` of the time.
     answer = next((c.threshold for c in curve if c.threshold >= clarify and c.precision >= precision_target), 1.0)

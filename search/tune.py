@@ -48,13 +48,17 @@ class TunedModel:
     epochs: float
     seconds: float
     trained_at: str
+    # Questions kept out of training so self-calibration can ask them as new questions (bot.calibrate).
+    held_out: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, data_dir: Path) -> TunedModel | None:
         path = data_dir / TUNED_FILE
         if not path.exists():
             return None
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["held_out"] = tuple(data.get("held_out", ()))
+        return cls(**data)
 
     def save(self, data_dir: Path) -> None:
         tmp = data_dir / f"{TUNED_FILE}.tmp"
@@ -73,6 +77,22 @@ def trainable(groups: Sequence[Sequence[str]]) -> list[list[str]]:
     return [list(dict.fromkeys(g)) for g in groups if len(set(g)) >= 2]
 
 
+def split_held_out(groups: Sequence[Sequence[str]], fraction: float, seed: int = 0) -> tuple[list[list[str]], list[str]]:
+    """(groups to train on, texts held out): ``fraction`` of each group's questions, never its first text.
+
+    The first text of a group is its title; groups with fewer than four questions keep them all.
+    """
+    rng = random.Random(seed)
+    kept, held = [], []
+    for group in groups:
+        title, questions = list(group[:1]), list(dict.fromkeys(group[1:]))
+        n = int(len(questions) * fraction) if len(questions) >= 4 else 0
+        out = set(rng.sample(questions, n)) if n else set()
+        held += [q for q in questions if q in out]
+        kept.append(title + [q for q in questions if q not in out])
+    return kept, held
+
+
 def make_batches(groups: Sequence[Sequence[str]], batch_size: int, steps: int, rng: random.Random) -> list[list[tuple[str, str]]]:
     """``steps`` batches of (anchor, positive) pairs, at most one pair per group in a batch.
 
@@ -87,7 +107,9 @@ def make_batches(groups: Sequence[Sequence[str]], batch_size: int, steps: int, r
             fresh = order[:]
             rng.shuffle(fresh)
             queue += fresh
-        batch, seen, rest = [], set(), []
+        batch: list[tuple[str, str]] = []
+        seen: set[int] = set()
+        rest: list[tuple[int, int]] = []
         for g, i in queue:
             if len(batch) < batch_size and g not in seen:
                 seen.add(g)
@@ -121,17 +143,21 @@ def tune_model(
     learning_rate: float = 5e-5,
     scale: float = 20.0,
     seed: int = 0,
+    held_out: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> TunedModel:
     """Fine-tune ``base_source`` on pairs of texts from the same group; save and record it in ``data_dir``.
 
-    ``groups`` holds one list of texts per article (its questions, and its title). Stops early after
-    ``max_seconds`` of training. Raises ``TuneError`` when fewer than two groups have a pair.
+    ``groups`` holds one list of texts per article (its title first, then its questions). ``held_out``
+    keeps that share of each article's questions out of training (recorded in ``TunedModel.held_out``).
+    Stops early after ``max_seconds`` of training. Raises ``TuneError`` when fewer than two groups have a pair.
     """
     import torch
     from sentence_transformers import SentenceTransformer
 
-    usable = trainable(groups)
+    digest = questions_hash(trainable(groups))
+    train_groups, held = split_held_out(groups, held_out, seed) if held_out else ([list(g) for g in groups], [])
+    usable = trainable(train_groups)
     if len(usable) < 2:
         raise TuneError(
             "tuning needs at least two articles with two or more questions each: add `questions:` to the articles"
@@ -171,7 +197,6 @@ def tune_model(
             break
     model.eval()
 
-    digest = questions_hash(usable)
     model_id = f"{digest[:8]}-{dt.datetime.now(dt.timezone.utc).strftime('%Y%m%d%H%M%S')}"
     relative = f"{MODELS_DIR}/{model_id}"
     target = data_dir / relative
@@ -183,7 +208,7 @@ def tune_model(
         name=f"{base_name}+tuned-{model_id}", base=base_name, path=relative, questions_hash=digest,
         articles=len(usable), questions=n_texts, steps=done, epochs=round(done * len(batches[0]) / n_texts, 2),
         seconds=round(time.perf_counter() - started, 1),
-        trained_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        trained_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), held_out=tuple(held),
     )
     return tuned
 
@@ -216,4 +241,4 @@ def tuned_embedder(data_dir: Path, embedder: Embedder) -> Embedder:
     if callable(derive):  # the ONNX embedder exports the tuned model too, and keeps its runtime settings (issue 7)
         return cast(Embedder, derive(tuned.name, str((data_dir / tuned.path).resolve())))
     batch_size = int(getattr(embedder, "batch_size", 64))
-    return _tuned_embedder(str((data_dir / tuned.path).resolve()), tuned.name, batch_size)
+    return _tuned_embedder(str((data_dir / tuned.path).resolve()), tuned.name, batch_size)  # type: ignore[return-value]

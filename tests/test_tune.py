@@ -1,0 +1,71 @@
+"""Fine-tuning: batching without false negatives (fast), and a real tuning run on a tiny knowledge base (slow)."""
+
+import json
+import random
+
+import pytest
+
+from search.tune import TunedModel, make_batches, plan_steps, questions_hash, trainable
+
+
+def test_batches_never_hold_two_pairs_of_one_article():
+    groups = [[f"g{g} q{i}" for i in range(3 + g % 4)] for g in range(10)]
+    batches = make_batches(groups, 4, 30, random.Random(1))
+    assert len(batches) == 30 and all(len(b) == 4 for b in batches)
+    for batch in batches:
+        owners = [a.split()[0] for a, _ in batch]
+        assert len(set(owners)) == len(owners)
+        assert all(a != p and a.split()[0] == p.split()[0] for a, p in batch)
+    anchors = [a for b in batches[:8] for a, _ in b]  # the first 32 anchors cover the 34 texts almost once
+    assert len(set(anchors)) >= 28
+
+
+def test_plan_steps_and_trainable_groups():
+    assert plan_steps(640, 64, 1.0, 5, 100) == 10
+    assert plan_steps(64, 64, 1.0, 20, 100) == 20  # small: raised to the minimum
+    assert plan_steps(64000, 64, 1.0, 5, 100) == 100
+    assert trainable([["a", "b"], ["c"], ["d", "d"], ["e", "f", "e"]]) == [["a", "b"], ["e", "f"]]
+    assert questions_hash([["a", "b"], ["c", "d"]]) == questions_hash([["d", "c"], ["b", "a"]])
+
+
+@pytest.mark.slow
+def test_tune_then_index_and_search_use_the_tuned_model(tmp_path, real_embedder):
+    from bot.build import BuildOptions, build_knowledge_base
+    from search.embed import SentenceEmbedder
+    from search.index import IndexMismatchError
+    from search.indexer import index_articles
+    from search.searcher import Searcher
+
+    articles = tmp_path / "kb"
+    articles.mkdir()
+    topics = {"card-arrival": ["my card has not arrived", "where is my new card", "card still not delivered",
+                               "when will the card come"],
+              "change-pin": ["how do I change my pin", "reset the pin of my card", "new pin number please",
+                             "forgot my pin code"],
+              "exchange-rate": ["what exchange rate do you use", "is the currency rate fair", "conversion rate for euros",
+                                "how much for dollars to pounds"]}
+    for slug, questions in topics.items():
+        lines = "\n".join(f"  - {q}" for q in questions)
+        (articles / f"{slug}.md").write_text(f"---\ntitle: {slug.replace('-', ' ')}\nquestions:\n{lines}\n---\nText.\n")
+    data = tmp_path / "data"
+    options = BuildOptions(tune_min_questions=10, tune_min_steps=3, calibration_min_questions=10)
+    report = build_knowledge_base(articles, data, real_embedder, options)
+    tuned = TunedModel.load(data)
+    assert report.tuned == tuned and tuned.steps == 5 and tuned.questions == 15  # 12 questions + 3 titles, batch 3
+    assert (data / tuned.path / "model.safetensors").exists()
+    manifest = json.loads((data / "index" / "index.json").read_text())
+    assert manifest["model"] == tuned.name == f"all-MiniLM-L6-v2+tuned-{tuned.path.split('/')[-1]}"
+    assert manifest["base_model"] == "all-MiniLM-L6-v2" and manifest["tuned_model"]["questions_hash"]
+
+    # The configured base model resolves to the tuned one, for search and for the next index run.
+    searcher = Searcher.load(data, SentenceEmbedder("all-MiniLM-L6-v2"))
+    assert searcher.embedder.model_name == tuned.name
+    assert searcher.search("my card never came", k=1)[0].slug == "card-arrival"
+    searcher.close()
+    assert index_articles(articles, data, real_embedder).embedded == 0
+    # Unchanged questions: the next build does not tune again.
+    assert build_knowledge_base(articles, data, real_embedder, options).tuned is None
+
+    (data / "tuned.json").unlink()
+    with pytest.raises(IndexMismatchError, match="kb index"):
+        Searcher.load(data, SentenceEmbedder("all-MiniLM-L6-v2"))
