@@ -7,7 +7,7 @@ The public API lives here; the work is split by job into ``gap_store`` (signals)
 >>> cluster_gaps(db, embedder, nearest=nearest_article(searcher))
 >>> [g.suggested_title for g in list_gaps(db, period_days=30)]
 ['Dark mode in the app', ...]
->>> resolve_gap(db, 3, "change-the-theme", note="new article", replay=decision_replay(searcher, calibration, thresholds))
+>>> resolve_gap(db, 3, "change-the-theme", note="new article", replay=article_replay(searcher, calibration, thresholds, "change-the-theme"))
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BATCH_SIZE", "EDIT_SCORE", "MATCH_SIMILARITY", "MIN_SIMILARITY", "REASONS", "SORTS", "SOURCES", "STATUSES", "ClusterReport",
     "GapDetail", "GapNotFoundError", "GapQuestion", "GapSignal", "GapView", "NearestFn", "ReplayFn", "cluster_gaps",
-    "decision_replay", "dismiss_gap", "export_gaps", "gap_detail", "keywords_by_group", "list_gaps",
+    "dismiss_gap", "export_gaps", "gap_detail", "keywords_by_group", "list_gaps",
     "nearest_article", "normalize_query", "query_vectors", "recommend", "record_signal", "reopen_gap", "replay_gap",
     "resolve_gap", "title_from_question",
 ]
@@ -140,21 +140,3 @@ def nearest_article(searcher: Searcher) -> NearestFn:
         return (hits[0].slug, hits[0].title, float(hits[0].vector_score)) if hits else None
 
     return nearest
-
-
-def decision_replay(searcher: Searcher, calibration: Calibration, thresholds: Thresholds) -> ReplayFn:
-    """A ``replay`` callable that asks the chatbot's own decision: answered = it would answer outright."""
-    from bot.chat import decide  # here, not at the top: bot.chat imports this module to record signals
-
-    def replay(questions: list[str]) -> list[bool]:
-        answers = []
-        for question in questions:
-            try:
-                hits = searcher.search(question[: searcher.max_query_chars], k=5)
-            except ValueError:
-                answers.append(False)
-                continue
-            answers.append(decide(hits, calibration, thresholds).type == "answer")
-        return answers
-
-    return replay

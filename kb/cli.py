@@ -426,7 +426,8 @@ def gaps_resolve(
     data: DataOpt = None,
 ) -> None:
     """Mark a gap resolved by an article; by default replays its questions through the chatbot's decision."""
-    from bot.gaps import GapNotFoundError, decision_replay, resolve_gap
+    from bot.gap_review import article_replay
+    from bot.gaps import GapNotFoundError, resolve_gap
 
     settings = settings_for(data=data)
     replay_fn = None
@@ -438,7 +439,7 @@ def gaps_resolve(
         if searcher is not None:
             thresholds = Thresholds(answer=settings.answer_threshold, clarify=settings.clarify_threshold,
                                     ambiguity_margin=settings.ambiguity_margin)
-            replay_fn = decision_replay(searcher, Calibration.load(settings.data_dir), thresholds)
+            replay_fn = article_replay(searcher, Calibration.load(settings.data_dir), thresholds, article)
     try:
         view = resolve_gap(_gaps_db(settings), gap_id, article, note, replay=replay_fn)
     except (GapNotFoundError, ValueError, RuntimeError) as exc:

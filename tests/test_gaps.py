@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.gaps import (
-    ClusterReport, GapNotFoundError, cluster_gaps, decision_replay, dismiss_gap, export_gaps, gap_detail,
+    ClusterReport, GapNotFoundError, cluster_gaps, dismiss_gap, export_gaps, gap_detail,
     keywords_by_group, list_gaps, nearest_article, normalize_query, record_signal, reopen_gap, resolve_gap,
     title_from_question,
 )
@@ -307,11 +307,14 @@ def test_resolve_checks_the_article_exists_when_there_is_a_catalog(indexed, data
 def test_replay_through_the_chatbot_decision(indexed, data_dir, fake_embedder):
     from bot.chat import Thresholds
     from bot.confidence import Calibration
+    from bot.gap_review import article_replay
     from search.searcher import Searcher
 
     searcher = Searcher.load(data_dir, fake_embedder)
-    replay = decision_replay(searcher, Calibration(weights=(12.0, 0.0, 0.0), bias=-6.0, source="test"), Thresholds())
-    assert replay(["How do I reset my password?", "zebra quantum banana"]) == [True, False]
+    replay = article_replay(searcher, Calibration(weights=(12.0, 0.0, 0.0), bias=-6.0, source="test"), Thresholds(),
+                            "reset-password")
+    assert replay(["I forgot my password", "zebra quantum banana", "can I get my money back"]) == [
+        True, False, False]
     assert nearest_article(searcher)("reset my password")[0] == "reset-password"
 
 
