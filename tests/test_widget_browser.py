@@ -323,7 +323,13 @@ def test_on_a_phone_the_panel_fills_the_screen_and_closes_from_inside(browser, s
     page = context.new_page()
     page.goto("/")
     panel = open_panel(page)
-    box = page.locator(FRAME).bounding_box()
+    # The panel may still be sliding in (unless reduced motion): wait for it to settle.
+    deadline = time.monotonic() + 5
+    while True:
+        box = page.locator(FRAME).bounding_box()
+        if (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 844) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(50)
     assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 844)
     assert panel_frame(page).evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "phone-390")
