@@ -27,8 +27,8 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from bot.background import BackgroundLoop
 from bot.gap_cluster import MATCH_SIMILARITY, MIN_SIMILARITY, ClusterReport, NearestFn, cluster_gaps
-from kb.storage import open_db
 from search.embed import Embedder
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,10 @@ def newest_signal_id(db: Database) -> int:
     return int(row[0] or 0)
 
 
-class GapClusterWorker:
+class GapClusterWorker(BackgroundLoop):
     """Runs ``cluster_gaps`` one run at a time, in its own thread or on demand."""
+
+    name = "kb-gap-cluster"
 
     def __init__(
         self,
@@ -53,10 +55,9 @@ class GapClusterWorker:
         min_similarity: float = MIN_SIMILARITY,
         match_similarity: float = MATCH_SIMILARITY,
     ) -> None:
-        self.db_path = db_path
+        super().__init__(db_path, interval)
         self.embedder = embedder
         self.nearest = nearest  # called per run: the search index may have been swapped by a re-index
-        self.interval = interval
         self.min_similarity = min_similarity
         self.match_similarity = match_similarity
         self.last_report: ClusterReport | None = None
@@ -64,18 +65,11 @@ class GapClusterWorker:
         self.last_error: str | None = None
         self._seen = 0  # newest signal id the last run considered
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def busy(self) -> bool:
         """A run is in progress."""
         return self._lock.locked()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def has_new_signals(self, db: Database) -> bool:
         return newest_signal_id(db) > self._seen
@@ -96,35 +90,8 @@ class GapClusterWorker:
                      report.signals, report.seconds, len(report.created), report.attached)
             return report
 
-    def start(self) -> GapClusterWorker:
-        if not self.running:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="kb-gap-cluster", daemon=True)
-            self._thread.start()
-        return self
-
-    def wake(self) -> None:
-        """Check for new signals now instead of at the next interval."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """End the thread after the run in progress (unassigned signals wait for the next start)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        db = open_db(self.db_path)
-        try:
-            while not self._stop.is_set():
-                # Cleared before the check, so a wake() during a run triggers another check at once.
-                self._wake.clear()
-                try:
-                    if self.has_new_signals(db):
-                        self.run(db)
-                except Exception:  # e.g. a locked database or a model error: logged, tried again next time
-                    log.exception("gap clustering failed; trying again on the next wake or interval")
-                self._wake.wait(self.interval if self.interval > 0 else None)
-        finally:
-            db.close()
+    def tick(self, db: Database) -> float | None:
+        """Cluster when signals arrived since the last run (one-off questions make idle runs not free)."""
+        if self.has_new_signals(db):
+            self.run(db)
+        return None

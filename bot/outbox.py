@@ -11,15 +11,14 @@ import datetime as dt
 import json
 import logging
 import random
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from sqlite_utils import Database
 
+from bot.background import BackgroundLoop
 from bot.delivery import DeliveryConfig, DeliveryError
 from bot.mail import compose_email, send_email
 from bot.webhook import post_webhook, webhook_message_id
@@ -266,7 +265,7 @@ class OutboxNotifier:
             self.wake()
 
 
-class OutboxWorker:
+class OutboxWorker(BackgroundLoop):
     """Delivers the outbox from a daemon thread with its own SQLite connection, so the chat never waits.
 
     Usage::
@@ -278,56 +277,13 @@ class OutboxWorker:
         worker.stop()
     """
 
+    name = "kb-outbox"
+
     def __init__(self, db_path: Path | str, config: DeliveryConfig) -> None:
-        self.db_path = Path(db_path)
+        super().__init__(db_path, config.poll_seconds)
         self.config = config
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> OutboxWorker:
-        if not self.running:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="kb-outbox", daemon=True)
-            self._thread.start()
-        return self
-
-    def wake(self) -> None:
-        """Deliver now instead of at the next poll (call it after the enqueue is committed)."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Finish the current attempt and end the thread; undelivered rows stay queued for next time."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def __enter__(self) -> OutboxWorker:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        db = open_db(self.db_path)
-        try:
-            while not self._stop.is_set():
-                # Cleared before the pass, so a wake() that arrives during it triggers another pass at once.
-                self._wake.clear()
-                try:
-                    deliver_due(db, self.config)
-                    wait = next_due_in(db)
-                except Exception:  # e.g. the database is locked for longer than busy_timeout: try again later
-                    log.exception("outbox worker: delivery pass failed; retrying in %ss", self.config.poll_seconds)
-                    wait = None
-                poll = self.config.poll_seconds
-                self._wake.wait(poll if wait is None else min(wait, poll))
-        finally:
-            db.close()
+    def tick(self, db: Database) -> float | None:
+        """One delivery pass; sleep until the next retry falls due (at most the poll interval)."""
+        deliver_due(db, self.config)
+        return next_due_in(db)
