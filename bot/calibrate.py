@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.confidence import CALIBRATION_VERSION, Calibration, Signals, signals
-from search.searcher import Searcher
+from bot.confidence import CALIBRATION_VERSION, Calibration, Signals
+from search.searcher import Ranked, Searcher
 
 MIN_QUESTIONS = 20  # below this the self-test says too little; the shipped defaults are used
 
@@ -70,8 +70,16 @@ def question_rows(searcher: Searcher) -> dict[str, list[int]]:
     return rows
 
 
+def ranked_signals(ranked: Sequence[Ranked]) -> Signals:
+    """``bot.confidence.signals`` of the hits these ranked articles would become (no snippets needed)."""
+    if not ranked:
+        return Signals(0.0, 0.0, 0.0)
+    second = round(ranked[1].vector_score, 4) if len(ranked) > 1 else 0.0
+    return Signals(round(ranked[0].vector_score, 4), second, round(ranked[0].keyword_score, 4))
+
+
 def collect_samples(
-    searcher: Searcher, max_questions: int = 1500, seed: int = 0, k: int = 5, prefer: frozenset[str] = frozenset()
+    searcher: Searcher, max_questions: int = 1000, seed: int = 0, k: int = 5, prefer: frozenset[str] = frozenset()
 ) -> list[Sample]:
     """Run both self-tests on up to ``max_questions`` questions, spread evenly over the articles.
 
@@ -98,10 +106,10 @@ def collect_samples(
         assert info is not None
         vector = searcher.vectors[row]
         own = frozenset({searcher.index.chunk_ids[row], summary_of.get(slug, "")})
-        hits = searcher.search_vector(info.text, vector, k, exclude_chunks=own)
-        samples.append(Sample("question", bool(hits) and hits[0].slug == slug, signals(hits)))
-        hits = searcher.search_vector(info.text, vector, k, exclude_articles=frozenset({slug}))
-        samples.append(Sample("article", False, signals(hits)))
+        ranked = searcher.rank(info.text, vector, k, exclude_chunks=own)
+        samples.append(Sample("question", bool(ranked) and ranked[0].slug == slug, ranked_signals(ranked)))
+        ranked = searcher.rank(info.text, vector, k, exclude_articles=frozenset({slug}))
+        samples.append(Sample("article", False, ranked_signals(ranked)))
     return samples
 
 
@@ -153,7 +161,7 @@ def calibrate(
     *,
     precision_target: float = 0.9,
     handoff_target: float = 0.9,
-    max_questions: int = 1500,
+    max_questions: int = 1000,
     min_questions: int = MIN_QUESTIONS,
     seed: int = 0,
     prefer: frozenset[str] = frozenset(),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -56,6 +57,16 @@ class _ChunkInfo:
     anchor: str
     heading: str
     text: str
+
+
+class Ranked(NamedTuple):
+    """An article's scores for one query, before its snippet is made (ordered by ``score``)."""
+
+    score: float
+    vector_score: float
+    keyword_score: float
+    slug: str
+    row: int  # index row of its best chunk (-1: matched by keywords only)
 
 
 def normalize_query(query: str) -> str:
@@ -173,6 +184,21 @@ class Searcher:
         ``exclude_chunks`` (chunk ids) and ``exclude_articles`` (slugs) search as if they were not
         indexed: self-calibration asks an article's own questions with them held out.
         """
+        ranked = self.rank(query, vector, k, category, exclude_chunks=exclude_chunks,
+                           exclude_articles=exclude_articles)
+        return [self._hit(query, vector, r.score, r.vector_score, r.keyword_score, r.slug, r.row) for r in ranked]
+
+    def rank(
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int = 10,
+        category: str | None = None,
+        *,
+        exclude_chunks: frozenset[str] = frozenset(),
+        exclude_articles: frozenset[str] = frozenset(),
+    ) -> list[Ranked]:
+        """The ``k`` best articles with their scores only: no snippets (``search_vector`` adds them)."""
         if not len(self.index) or not self.articles:
             return []
         pool = max(50, k * 10) if category is None else max(200, k * 40)
@@ -206,9 +232,9 @@ class Searcher:
             else:
                 vec_score, best_row = self._best_row(slug, vector)
             kw = keyword.get(slug, 0.0)
-            results.append((vec_score + self.keyword_weight * kw, vec_score, kw, slug, best_row))
+            results.append(Ranked(vec_score + self.keyword_weight * kw, vec_score, kw, slug, best_row))
         results.sort(reverse=True)
-        return [self._hit(query, vector, *r) for r in results[:k]]
+        return results[:k]
 
     def _best_row(self, slug: str, vector: np.ndarray, kind: str | None = None) -> tuple[float, int]:
         rows = [r for r in self.rows_by_article.get(slug, []) if kind is None or self.chunks[r].kind == kind]  # type: ignore[union-attr]

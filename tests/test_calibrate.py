@@ -108,3 +108,17 @@ def test_an_old_calibration_file_version_is_ignored(tmp_path):
     assert Calibration.load(tmp_path) == Calibration()
     Calibration(weights=(1.0, 2.0, 3.0), bias=0.5, answer=0.9, clarify=0.4).save(tmp_path)
     assert Calibration.load(tmp_path).answer == 0.9
+
+
+def test_ranked_signals_match_the_hits_signals(synthetic_kb, tmp_path, fake_embedder):
+    from bot.calibrate import ranked_signals
+    from bot.confidence import signals
+    from search.indexer import index_articles
+
+    data = tmp_path / "data"
+    index_articles(synthetic_kb, data, fake_embedder)
+    searcher = Searcher.load(data, fake_embedder)
+    for query in ["how do i reset password", "refund my money", "dark theme colors", "nothing matches this"]:
+        vector = searcher.embed(query)
+        assert ranked_signals(searcher.rank(query, vector, 5)) == signals(searcher.search_vector(query, vector, 5))
+    searcher.close()
