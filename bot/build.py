@@ -37,11 +37,13 @@ class BuildOptions:
     tune_epochs: float = 1.0
     tune_max_seconds: float = 900.0
     tune_min_steps: int = 100  # small knowledge bases get several passes (measured: see BENCHMARKS.md)
-    tune_held_out: float = 0.1  # questions kept out of training so self-calibration sees new phrasings
+    # Share of questions kept out of training so self-calibration sees new phrasings. Off: the shipped
+    # targets were measured with calibration on the trained questions (BENCHMARKS.md).
+    tune_held_out: float = 0.0
     auto_calibrate: bool = True
     calibration_min_questions: int = 20
     target_precision: float = 0.9
-    target_handoff: float = 0.9
+    target_handoff: float = 0.8
 
 
 @dataclass

@@ -160,7 +160,7 @@ def calibrate(
     searcher: Searcher,
     *,
     precision_target: float = 0.9,
-    handoff_target: float = 0.9,
+    handoff_target: float = 0.8,
     max_questions: int = 1000,
     min_questions: int = MIN_QUESTIONS,
     seed: int = 0,

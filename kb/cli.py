@@ -96,7 +96,7 @@ def print_build(build) -> None:  # type: ignore[no-untyped-def]
     for problem in report.problems:
         err.print(f"[yellow]{problem}[/]", highlight=False)
     if build.tune_note:
-        console.print(build.tune_note.capitalize(), highlight=False)
+        console.print(build.tune_note[:1].upper() + build.tune_note[1:], highlight=False)
     console.print(
         f"Indexed [bold]{report.articles}[/] articles ({report.drafts} drafts skipped) into {report.chunks} chunks: "
         f"{report.embedded} embedded, {report.reused} unchanged, {len(report.removed)} removed, "

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         description="Self-calibration sets the answer threshold so that this share of outright answers is right.",
     )
     target_handoff: float = Field(
-        0.9, gt=0, lt=1,
+        0.8, gt=0, lt=1,
         description="Self-calibration sets the handoff threshold so that this share of questions with no article is handed off.",
     )
     auto_tune: bool = Field(

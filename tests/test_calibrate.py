@@ -71,9 +71,9 @@ def test_calibrate_on_a_synthetic_kb(synthetic_kb, tmp_path, fake_embedder):
     questions = [s for s in samples if s.test == "question"]
     assert sum(s.right for s in questions) / len(questions) > 0.8
     assert not any(s.right for s in samples if s.test == "article")
-    # The thresholds do what they say on the self-test: at least 90% of held-out articles are handed off.
+    # The thresholds do what they say on the self-test: at least 80% (KB_TARGET_HANDOFF) of held-out articles are handed off.
     no_article = [c.probability(s.signals) < c.clarify for s in samples if s.test == "article"]
-    assert sum(no_article) / len(no_article) >= 0.9 - 1e-9
+    assert sum(no_article) / len(no_article) >= 0.8 - 1e-9
     assert [point.threshold for point in report.calibration.curve] == sorted(p.threshold for p in report.calibration.curve)
     searcher.close()
 
