@@ -122,3 +122,20 @@ def test_ranked_signals_match_the_hits_signals(synthetic_kb, tmp_path, fake_embe
         vector = searcher.embed(query)
         assert ranked_signals(searcher.rank(query, vector, 5)) == signals(searcher.search_vector(query, vector, 5))
     searcher.close()
+
+
+def test_tuning_groups_use_titles_questions_and_resolved_gap_questions(synthetic_kb, tmp_path):
+    from bot.build import article_groups
+    from kb.storage import open_db
+
+    data = tmp_path / "data"
+    db = open_db(data / "kb.db")
+    db["gaps"].insert_all([{"id": 1, "status": "resolved", "resolved_article_slug": "dark-mode"},
+                           {"id": 2, "status": "open", "resolved_article_slug": None}])
+    db["gap_signals"].insert_all([{"id": 1, "query_text": "can the app go black", "gap_id": 1},
+                                  {"id": 2, "query_text": "is there a desktop app", "gap_id": 2}])
+    db.close()
+    groups = {g[0]: g for g in article_groups(synthetic_kb, data)}
+    assert groups["Dark Mode"][0] == "Dark Mode" and len(groups["Dark Mode"]) == 7
+    assert groups["Dark Mode"][-1] == "can the app go black"
+    assert not any("desktop" in text for g in groups.values() for text in g)
