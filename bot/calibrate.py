@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.confidence import CALIBRATION_VERSION, Calibration, Signals
+from bot.confidence import CALIBRATION_VERSION, Calibration, Signals, rest_mean
 from search.searcher import Ranked, Searcher
 
 MIN_QUESTIONS = 20  # below this the self-test says too little; the shipped defaults are used
@@ -74,8 +74,9 @@ def ranked_signals(ranked: Sequence[Ranked]) -> Signals:
     """``bot.confidence.signals`` of the hits these ranked articles would become (no snippets needed)."""
     if not ranked:
         return Signals(0.0, 0.0, 0.0)
-    second = round(ranked[1].vector_score, 4) if len(ranked) > 1 else 0.0
-    return Signals(round(ranked[0].vector_score, 4), second, round(ranked[0].keyword_score, 4))
+    scores = [round(r.vector_score, 4) for r in ranked]
+    second = scores[1] if len(scores) > 1 else 0.0
+    return Signals(scores[0], second, round(ranked[0].keyword_score, 4), rest_mean(scores))
 
 
 def collect_samples(

@@ -17,7 +17,8 @@ from pathlib import Path
 from search.searcher import SearchHit
 
 CALIBRATION_FILE = "calibration.json"
-CALIBRATION_VERSION = 1  # bump when the signals change: older files are then ignored
+CALIBRATION_VERSION = 2  # bump when the signals change: older files are then ignored
+SPREAD_HITS = 5  # the spread compares the top article with the next four
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,25 @@ class Signals:
     top: float
     second: float
     keyword: float
+    rest: float = 0.0  # mean similarity of the articles ranked 2 to 5 (0 for missing ones)
 
     @property
     def margin(self) -> float:
         return self.top - self.second
 
+    @property
+    def spread(self) -> float:
+        # A question with no article scores many articles alike; one with an article stands out
+        # from all the others, not only from the runner-up (measured in BENCHMARKS.md, issue 6).
+        return self.top - self.rest
+
     def vector(self) -> list[float]:
-        return [self.top, self.margin, self.keyword]
+        return [self.top, self.margin, self.keyword, self.spread]
+
+
+def rest_mean(scores: Sequence[float]) -> float:
+    """Mean of the 2nd to 5th scores, counting missing ones as 0."""
+    return sum(scores[1:SPREAD_HITS]) / (SPREAD_HITS - 1)
 
 
 def signals(hits: Sequence[SearchHit]) -> Signals:
@@ -39,19 +52,20 @@ def signals(hits: Sequence[SearchHit]) -> Signals:
     if not hits:
         return Signals(0.0, 0.0, 0.0)
     second = hits[1].vector_score if len(hits) > 1 else 0.0
-    return Signals(hits[0].vector_score, second, hits[0].keyword_score)
+    return Signals(hits[0].vector_score, second, hits[0].keyword_score, rest_mean([h.vector_score for h in hits]))
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic weights over (top, margin, keyword), where they came from, and the thresholds chosen with them.
+    """Logistic weights over (top, margin, keyword[, spread]), where they came from, and the thresholds chosen with them.
 
     ``answer`` / ``clarify`` are set by self-calibration (``bot.calibrate``); when they are None the
     thresholds from settings apply.
     """
 
     # scripts/fit_default_calibration.py on CLINC150 train -> val (3,000 in scope + 100 out of scope).
-    weights: tuple[float, float, float] = (5.13, 7.0, 4.2)
+    # Three weights: the spread is not used by the default (zip stops at the shorter).
+    weights: tuple[float, ...] = (5.13, 7.0, 4.2)
     bias: float = -6.47
     source: str = "default: fitted on CLINC150 dev questions"
     answer: float | None = None
