@@ -7,6 +7,7 @@ from pathlib import Path
 
 from slugify import slugify
 
+from kb.cache import ArticleCache
 from kb.models import Article, Catalog, Category, Problem
 from kb.parse import ArticleParseError, parse_article, read_front_matter, read_text, readable_title
 
@@ -41,8 +42,11 @@ def _folder_category(root: Path, index_path: Path, problems: list[Problem]) -> C
     )
 
 
-def load_catalog(root: Path) -> Catalog:
-    """Parse every article under ``root``. A broken file becomes a ``Problem``; the rest still load."""
+def load_catalog(root: Path, cache: ArticleCache | None = None) -> Catalog:
+    """Parse every article under ``root``. A broken file becomes a ``Problem``; the rest still load.
+
+    With a ``cache`` (a long-running site keeps one), files unchanged since the last call are not parsed again.
+    """
     if not root.is_dir():
         raise FileNotFoundError(f"articles folder {root} does not exist: pass --articles DIR or set KB_ARTICLES_DIR")
     catalog = Catalog()
@@ -55,7 +59,7 @@ def load_catalog(root: Path) -> Catalog:
                 declared[(category.parent, category.slug)] = category
             continue
         try:
-            article = parse_article(path, root)
+            article = cache.parse(path, root, parse_article) if cache else parse_article(path, root)
         except ArticleParseError as exc:
             catalog.problems.append(Problem(exc.path, exc.message, exc.line))
             continue
@@ -71,6 +75,8 @@ def load_catalog(root: Path) -> Catalog:
         by_slug[article.slug] = article
         catalog.articles.append(article)
 
+    if cache:
+        cache.forget_missing({str(a.path) for a in catalog.articles}, {a.slug for a in catalog.articles})
     catalog.categories = _categories(catalog.articles, declared)
     catalog.articles = [_with_titles(a, declared) for a in catalog.articles]
     catalog.problems.extend(check_links(catalog.articles))

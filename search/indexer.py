@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.cache import ArticleCache, resolver_key
 from kb.catalog import load_catalog, slug_resolver
 from kb.chunk import chunk_article
 from kb.models import Problem
@@ -51,24 +52,30 @@ def index_articles(
     hnsw_threshold: int = 50_000,
     progress: Progress | None = None,
     batch_size: int = 64,
+    cache: ArticleCache | None = None,
 ) -> IndexReport:
     """Index ``articles_dir`` into ``data_dir``, re-embedding only chunks whose content hash is new.
 
     Files that cannot be parsed are reported in ``IndexReport.problems`` and skipped; everything else
     is indexed. The database changes and the new vector index become visible together at the end.
+    A ``cache`` kept between runs (the website's live reload) parses and renders only changed files.
     """
     started = time.perf_counter()
     base_model = embedder.model_name
     # A model fine-tuned on this knowledge base (``kb tune``) replaces its base model.
     embedder = tuned_embedder(data_dir, embedder)
-    catalog = load_catalog(articles_dir)
+    catalog = load_catalog(articles_dir, cache)
     articles = catalog.published
     report = IndexReport(
         articles=len(articles), drafts=len(catalog.articles) - len(articles), problems=catalog.problems,
         model=embedder.model_name,
     )
     resolve = slug_resolver(catalog.articles)
-    html = {a.slug: render_body(a.body, resolve) for a in articles}
+    if cache:
+        resolve_key = resolver_key(resolve)
+        html = {a.slug: cache.render(a, resolve, render_body, resolve_key) for a in articles}
+    else:
+        html = {a.slug: render_body(a.body, resolve) for a in articles}
     hashes = {a.slug: _article_hash(article_row(a, html[a.slug], "")) for a in articles}
     chunks = [c for a in articles for c in chunk_article(a, chunk_max_chars)]
     report.chunks = len(chunks)

@@ -18,6 +18,7 @@ from bot.gap_worker import GapClusterWorker
 from bot.gaps import NearestFn, nearest_article
 from bot.outbox import OutboxWorker, enqueue_ticket
 from kb import helpcenter
+from kb.cache import ArticleCache
 from kb.helpcenter import ArticleSummary
 from kb.settings import Settings
 from kb.storage import DB_FILE, open_db
@@ -48,6 +49,8 @@ class Services:
     _index_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
     _popular: dict[int, tuple[float, list[ArticleSummary]]] = field(default_factory=dict, repr=False)
+    # Live reload re-parses only the files that changed (issue 7: an edit searchable within 1 s).
+    _articles: ArticleCache = field(default_factory=ArticleCache, repr=False)
     bot: Bot | None = None
     outbox: OutboxWorker | None = None
     gap_worker: GapClusterWorker | None = None
@@ -129,6 +132,7 @@ class Services:
             report = index_articles(
                 s.articles_dir, s.data_dir, self.embedder, chunk_max_chars=s.chunk_max_chars,
                 hnsw_threshold=s.hnsw_threshold, progress=progress, batch_size=s.embed_batch_size,
+                cache=self._articles,
             )
             # Loading is cheap (no model work), so reload even when only a category title changed.
             searcher = Searcher.load(
