@@ -565,6 +565,8 @@ def eval_run(
         fail(str(exc))
     if not catalog.published:
         fail(f"{articles}: no published articles to answer from")
+    if json_file is not None and not json_file.parent.is_dir():
+        fail(f"{json_file}: its folder does not exist; create it or pass another --json path")
     mapping = article_for_label([(a.slug, a.external_id) for a in catalog.published])
     try:
         expected = expected_slugs([(q.label, q.line) for q in questions], mapping, OUT_OF_SCOPE)
@@ -585,7 +587,10 @@ def eval_run(
     report = report_for(outcomes, build)
     print_eval(report)
     if json_file is not None:
-        json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        try:
+            json_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"{json_file}: cannot write the report: {exc.strerror}")
         console.print(f"Wrote {json_file}", highlight=False)
 
 

@@ -143,3 +143,9 @@ def test_eval_build_kb(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["card-arrival.md", "change-pin.md"]
     result = runner.invoke(app, ["eval", "build-kb", str(tmp_path / "missing.csv"), str(out)])
     assert result.exit_code == 1 and "cannot read" in result.output
+
+
+def test_eval_run_json_in_a_missing_folder_fails_before_indexing(articles_dir, queries, tmp_path):
+    result = runner.invoke(app, ["eval", "run", "--articles", str(articles_dir), "--queries", str(queries),
+                                 "--json", str(tmp_path / "no" / "report.json")])
+    assert result.exit_code == 1 and "folder does not exist" in result.output
