@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from search.embed import Embedder
+from search.embed import Embedder, encode_queries
 
 
 class _Request:
@@ -36,7 +36,7 @@ class BatchingEmbedder:
     Thread-safe. The worker thread starts on first use and is a daemon; ``close()`` stops it.
 
     >>> embedder = BatchingEmbedder(OnnxEmbedder("all-MiniLM-L6-v2", cache_dir=data / "onnx"), max_batch=32)
-    >>> embedder.encode(["I forgot my password"]).shape  # from any number of threads at once
+    >>> embedder.encode_queries(["I forgot my password"]).shape  # from any number of threads at once
     (1, 384)
     """
 
@@ -79,8 +79,13 @@ class BatchingEmbedder:
             return self._derived[key]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Articles and other bulk texts: straight to the wrapped embedder, never queued."""
+        return self.inner.encode(texts)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Search queries: queued, so concurrent callers share one forward pass."""
         if self.max_batch == 1 or len(texts) * 2 > self.max_batch or self._closed:
-            return self.inner.encode(texts)
+            return encode_queries(self.inner, texts)
         requests = [_Request(text) for text in texts]
         with self._cond:
             if self._worker is None:
@@ -120,7 +125,7 @@ class BatchingEmbedder:
 
     def _encode(self, batch: list[_Request]) -> None:
         try:
-            vectors = self.inner.encode([request.text for request in batch])
+            vectors = encode_queries(self.inner, [request.text for request in batch])
             if len(vectors) != len(batch):
                 raise RuntimeError(f"the embedder returned {len(vectors)} vectors for {len(batch)} texts")
         except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the error, the worker lives on

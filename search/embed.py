@@ -22,6 +22,13 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def encode_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Vectors for search queries. An embedder may embed queries its own faster way (``encode_queries``:
+    ONNX's int8 model, the micro-batcher); articles always go through ``encode``."""
+    method = getattr(embedder, "encode_queries", None)
+    return method(texts) if method is not None else embedder.encode(texts)
+
+
 def resolve_model(name: str) -> str:
     """A model name or path that sentence-transformers can load offline.
 

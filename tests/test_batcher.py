@@ -36,7 +36,7 @@ def run_concurrently(embedder: BatchingEmbedder, texts: list[str]) -> dict[str, 
     def call(text: str) -> None:
         start.wait()
         try:
-            results[text] = embedder.encode([text])
+            results[text] = embedder.encode_queries([text])
         except BaseException as exc:  # noqa: BLE001 - the test inspects it
             results[text] = exc
 
@@ -74,14 +74,14 @@ def test_an_error_reaches_every_caller_of_that_batch_and_the_worker_lives_on():
     assert "boom" in failed
     assert all(str(results[t]) == "the model failed" for t in failed)
     assert all(isinstance(r, np.ndarray) for t, r in results.items() if t not in failed)
-    np.testing.assert_array_equal(batcher.encode(["after the error"]), FakeEmbedder().encode(["after the error"]))
+    np.testing.assert_array_equal(batcher.encode_queries(["after the error"]), FakeEmbedder().encode(["after the error"]))
     batcher.close()
 
 
 def test_rows_come_back_in_order_for_a_small_multi_text_call():
     batcher = BatchingEmbedder(FakeEmbedder(), max_batch=8)
     texts = ["reset password", "refund", "cancel my plan"]
-    np.testing.assert_array_equal(batcher.encode(texts), FakeEmbedder().encode(texts))
+    np.testing.assert_array_equal(batcher.encode_queries(texts), FakeEmbedder().encode(texts))
     batcher.close()
 
 
@@ -89,7 +89,7 @@ def test_rows_come_back_in_order_for_a_small_multi_text_call():
 def test_large_calls_and_batching_off_go_straight_to_the_model(max_batch, texts):
     inner = SlowEmbedder(delay=0)
     batcher = BatchingEmbedder(inner, max_batch=max_batch)
-    batcher.encode([f"chunk {i}" for i in range(texts)])
+    batcher.encode_queries([f"chunk {i}" for i in range(texts)])
     assert inner.threads == {threading.current_thread().name}
     assert batcher._worker is None
 
@@ -97,10 +97,18 @@ def test_large_calls_and_batching_off_go_straight_to_the_model(max_batch, texts)
 def test_after_close_calls_still_work_without_the_worker():
     inner = SlowEmbedder(delay=0)
     batcher = BatchingEmbedder(inner)
-    batcher.encode(["one"])
+    batcher.encode_queries(["one"])
     batcher.close()
     assert not batcher._worker.is_alive()
-    assert batcher.encode(["two"]).shape == (1, 64)
+    assert batcher.encode_queries(["two"]).shape == (1, 64)
+
+
+def test_articles_never_wait_in_the_query_queue():
+    inner = SlowEmbedder(delay=0)
+    batcher = BatchingEmbedder(inner, max_batch=32)
+    batcher.encode(["one short article"])
+    assert inner.threads == {threading.current_thread().name}
+    assert batcher._worker is None
 
 
 def test_it_is_an_embedder_over_the_wrapped_one():

@@ -129,3 +129,32 @@ def test_onnx_vectors_match_torch(real_embedder, tmp_path):
     np.testing.assert_allclose(again.encode(texts), together, atol=1e-6)
     assert os.stat(folder / "model.onnx").st_mtime_ns == stamp
     assert read_export(folder) == onnx.info
+
+
+@pytest.mark.slow
+def test_int8_queries_stay_close_to_float32_and_articles_stay_float32(real_embedder, tmp_path, caplog):
+    from search.embed import encode_queries
+    from search.onnx_embed import INT8_FILE, INT8_META_FILE
+
+    texts = ["how do I get a refund for my annual plan", "my board is not detected", "cancel subscription"]
+    exact = OnnxEmbedder(real_embedder.model_name, cache_dir=tmp_path / "onnx", strict=True)
+    fast = OnnxEmbedder(real_embedder.model_name, cache_dir=tmp_path / "onnx", strict=True, query_int8=True)
+    queries = encode_queries(fast, texts)
+    cosines = (queries * exact.encode(texts)).sum(axis=1)
+    assert queries.dtype == np.float32 and 0.97 <= cosines.min() < 0.99999  # close, but really the int8 model
+    np.testing.assert_allclose(np.linalg.norm(queries, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(fast.encode(texts), exact.encode(texts), atol=1e-6)  # articles: float32
+    np.testing.assert_allclose(encode_queries(exact, texts), exact.encode(texts), atol=1e-6)  # off: float32
+    assert fast.describe()["queries"] == "int8" and exact.describe()["queries"] == "float32"
+    folder = next((tmp_path / "onnx").iterdir())
+    record = json.loads((folder / INT8_META_FILE).read_text())
+    assert record["ok"] and record["min_cosine"] >= 0.97 and (folder / INT8_FILE).exists()
+
+    # A model whose int8 copy fails the check keeps float32 queries, says why once, and does not retry.
+    (folder / INT8_FILE).unlink()
+    (folder / INT8_META_FILE).write_text(json.dumps({"ok": False, "reason": "cosine 0.9 < 0.97", "min_cosine": 0.9}))
+    with caplog.at_level(logging.WARNING, logger="kb.search"):
+        again = OnnxEmbedder(real_embedder.model_name, cache_dir=tmp_path / "onnx", query_int8=True)
+        np.testing.assert_allclose(encode_queries(again, texts), exact.encode(texts), atol=1e-6)
+    assert "queries run in float32" in caplog.text and "cosine 0.9 < 0.97" in caplog.text
+    assert not (folder / INT8_FILE).exists()
