@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         "or `auto` (ONNX when its vectors match torch's, else torch).",
     )
     inference_threads: int = Field(1, ge=1, le=64, description="CPU threads of one ONNX forward pass.")
+    request_threads: int = Field(
+        0, ge=0, le=256, description="Requests one server process works on at once (0: one per CPU core); more wait "
+        "their turn, as threads beyond the cores only fight over Python's lock.",
+    )
     query_int8: bool = Field(
         False, description="Embed search queries with an int8 copy of the ONNX model (about 2x faster; articles stay "
         "float32, so no re-index). See BENCHMARKS.md for its effect on answer quality.",

@@ -95,3 +95,17 @@ def test_every_page_has_one_h1_a_skip_link_and_landmarks(site, url):
     assert [len(doc.find_all(tag)) for tag in ("header", "main", "footer")][1] == 1
     assert doc.find("header", cls="site-header") and doc.find("footer", cls="site-footer")
     assert doc.find("html").attrs["lang"] == "en"
+
+
+@pytest.mark.parametrize("setting, expected", [(3, 3), (0, os.cpu_count() or 1)])
+def test_requests_run_on_as_many_threads_as_set(articles_dir, data_dir, fake_embedder, setting, expected):
+    import anyio
+
+    app = create_app(web_settings(articles_dir, data_dir, request_threads=setting), embedder=fake_embedder)
+
+    @app.get("/test-threads")
+    async def threads() -> dict[str, float]:
+        return {"tokens": anyio.to_thread.current_default_thread_limiter().total_tokens}
+
+    with TestClient(app) as client:
+        assert client.get("/test-threads").json() == {"tokens": expected}

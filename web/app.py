@@ -6,10 +6,12 @@ Run it with ``kb serve``, or ``uvicorn --factory web.app:create_app``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import cast
 
+import anyio
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -111,6 +113,11 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = start_services(settings, model)
         serve_queries_single_threaded(model)
+        # Sync routes run in AnyIO's thread pool (40 threads by default). On two cores, 40 requests
+        # at once mostly fight over the GIL: 32 concurrent chats got 142/s with p99 1.4 s, and
+        # 245/s with p99 0.16 s on 2 threads (scripts/bench_speed_web.py, issue 7).
+        threads = settings.request_threads or os.cpu_count() or 1
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         app.state.services = services
         app.state.auth = StaffAuth.from_settings(settings)
         watcher = None
