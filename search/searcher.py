@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import sqlite3
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -13,15 +18,17 @@ from typing import NamedTuple
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from kb.storage import DB_FILE, fts_query, keyword_search, open_db
+from kb.storage import DB_FILE, KeywordHit, fts_query, keyword_search, open_db
 from search.embed import Embedder, encode_queries
 from search.highlight import highlight, query_terms
 from search.index import VectorIndex
+from search.keywords import KeywordIndex
 from search.indexer import INDEX_DIR
 from search.tune import tuned_embedder
 
 
 _WORD = re.compile(r"\w+")
+log = logging.getLogger("kb.search")
 
 
 class QueryError(ValueError):
@@ -90,6 +97,8 @@ class Searcher:
         keyword_weight: float = 0.25,
         max_query_chars: int = 500,
         cache_size: int = 4096,
+        overlap: bool = True,
+        memory_keywords: bool = True,
     ) -> None:
         self.index = index
         self.db_path = db_path
@@ -118,6 +127,19 @@ class Searcher:
         self.vocabulary = {w for info in self.chunks if info for w in _WORD.findall(info.text.lower())}
         self._vocab_list = sorted(w for w in self.vocabulary if len(w) >= 3 and w.isalpha())
         self._embed_cached = lru_cache(maxsize=cache_size)(self._embed_one)
+        # ``search`` runs the keyword side on another thread while the model embeds the query (both
+        # release the GIL): a query costs the longer of the two instead of their sum.
+        self.overlap = overlap
+        self._keyword_threads: ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
+        # FTS5's bm25 ranking, reproduced in memory (search.keywords), is built in the background;
+        # until it is ready FTS5 answers, with the same scores.
+        self.keywords: KeywordIndex | None = None
+        self._keywords_ready = threading.Event()
+        if memory_keywords and db_path is not None:
+            threading.Thread(target=self._build_keywords, name="kb-keyword-index", daemon=True).start()
+        else:
+            self._keywords_ready.set()
         self._correct_cached = lru_cache(maxsize=cache_size)(self._correct_word)
 
     @classmethod
@@ -176,7 +198,46 @@ class Searcher:
     def search(self, query: str, k: int = 10, category: str | None = None) -> list[SearchHit]:
         """The ``k`` best articles for ``query``, optionally only in one ``category`` (slug)."""
         query = self.check_query(query)
-        return self.search_vector(query, self.embed(query), k, category)
+        if not self.overlap:
+            return self.search_vector(query, self.embed(query), k, category)
+        keywords = self._keyword_executor().submit(self.keyword_hits, query, self._pool_size(k, category))
+        vector = self.embed(query)
+        return self.search_vector(query, vector, k, category, keyword_hits=keywords.result())
+
+    def _keyword_executor(self) -> ThreadPoolExecutor:
+        if self._keyword_threads is None:
+            with self._threads_lock:
+                if self._keyword_threads is None:
+                    self._keyword_threads = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="kb-keywords")
+        return self._keyword_threads
+
+    def _build_keywords(self) -> None:
+        try:
+            with closing(sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)) as db:
+                self.keywords = KeywordIndex.build(db)
+        except Exception:  # noqa: BLE001 - FTS5 keeps answering; the cause is logged
+            log.exception("keyword index: building it in memory failed; FTS5 ranks keywords instead")
+        finally:
+            self._keywords_ready.set()
+
+    def wait_for_keywords(self, timeout: float | None = None) -> bool:
+        """Wait until the in-memory keyword index is built (or failed); True when it is in use."""
+        self._keywords_ready.wait(timeout)
+        return self.keywords is not None
+
+    def keyword_hits(self, query: str, pool: int) -> list[KeywordHit]:
+        """The ``pool`` best chunks for ``query`` by keywords alone (bm25, typos corrected)."""
+        keywords = self.keywords
+        if keywords is not None:
+            hits = keywords.search(_WORD.findall(self.corrected(query)), pool)
+            if hits is not None:
+                return hits
+        return keyword_search(self._db(), self.keyword_query(query), limit=pool)
+
+    @staticmethod
+    def _pool_size(k: int, category: str | None) -> int:
+        """How many chunks each side fetches to fill ``k`` articles (more within a category, which filters)."""
+        return max(50, k * 10) if category is None else max(200, k * 40)
 
     def search_vector(
         self,
@@ -187,14 +248,16 @@ class Searcher:
         *,
         exclude_chunks: frozenset[str] = frozenset(),
         exclude_articles: frozenset[str] = frozenset(),
+        keyword_hits: list[KeywordHit] | None = None,
     ) -> list[SearchHit]:
         """Like ``search`` with the query's vector already computed (batched callers use this).
 
         ``exclude_chunks`` (chunk ids) and ``exclude_articles`` (slugs) search as if they were not
         indexed: self-calibration asks an article's own questions with them held out.
+        ``keyword_hits`` are ``keyword_hits(query, ...)`` when already fetched.
         """
         ranked = self.rank(query, vector, k, category, exclude_chunks=exclude_chunks,
-                           exclude_articles=exclude_articles)
+                           exclude_articles=exclude_articles, keyword_hits=keyword_hits)
         terms = query_terms(f"{query} {self.corrected(query)}")
         return [self._hit(terms, vector, r.score, r.vector_score, r.keyword_score, r.slug, r.row) for r in ranked]
 
@@ -207,11 +270,12 @@ class Searcher:
         *,
         exclude_chunks: frozenset[str] = frozenset(),
         exclude_articles: frozenset[str] = frozenset(),
+        keyword_hits: list[KeywordHit] | None = None,
     ) -> list[Ranked]:
         """The ``k`` best articles with their scores only: no snippets (``search_vector`` adds them)."""
         if not len(self.index) or not self.articles:
             return []
-        pool = max(50, k * 10) if category is None else max(200, k * 40)
+        pool = self._pool_size(k, category)
         pool += len(exclude_chunks) + sum(len(self.rows_by_article.get(s, ())) for s in exclude_articles)
         scores, rows = self.index.search(vector.reshape(1, -1), pool)
         vec_best: dict[str, tuple[float, int]] = {}
@@ -224,8 +288,9 @@ class Searcher:
             vec_best[info.article_slug] = (float(score), int(row))
 
         keyword: dict[str, float] = {}
-        hits = [h for h in keyword_search(self._db(), self.keyword_query(query), limit=pool)
-                if h.chunk_id not in exclude_chunks and h.article_slug not in exclude_articles]
+        if keyword_hits is None:
+            keyword_hits = self.keyword_hits(query, pool)
+        hits = [h for h in keyword_hits if h.chunk_id not in exclude_chunks and h.article_slug not in exclude_articles]
         if hits:
             best_rank = hits[0].rank
             for hit in hits:
@@ -288,6 +353,8 @@ class Searcher:
         )
 
     def close(self) -> None:
+        if self._keyword_threads is not None:
+            self._keyword_threads.shutdown(wait=False)
         db = getattr(self._local, "db", None)
         if db is not None:
             db.close()
