@@ -86,7 +86,8 @@ def collect_samples(
 
     ``prefer``: when the model was fine-tuned on the questions, the ones kept out of its training;
     only those are asked (a question the model trained on would look easier than a new one).
-    The questions' vectors are already in the index, so nothing is embedded.
+    The questions are embedded as queries (one batched pass; the same vectors as the index's unless
+    queries have their own model, ``KB_QUERY_INT8``).
     """
     by_article = question_rows(searcher)
     if prefer:
@@ -101,11 +102,14 @@ def collect_samples(
         picked = rng.sample(picked, max_questions)
     summary_of = {info.article_slug: searcher.index.chunk_ids[row] for row, info in enumerate(searcher.chunks)
                   if info is not None and info.kind == "summary"}
+    # Each question asked as a customer's query would be: embedded the way queries are (with
+    # KB_QUERY_INT8 that is the int8 model, whose scores sit a little lower than the stored vectors').
+    texts = [searcher.chunks[row].text for _, row in picked]  # type: ignore[union-attr]
+    vectors = searcher.query_vectors(texts) if texts else []
     samples = []
-    for slug, row in picked:
+    for (slug, row), vector in zip(picked, vectors):
         info = searcher.chunks[row]
         assert info is not None
-        vector = searcher.vectors[row]
         own = frozenset({searcher.index.chunk_ids[row], summary_of.get(slug, "")})
         ranked = searcher.rank(info.text, vector, k, exclude_chunks=own)
         samples.append(Sample("question", bool(ranked) and ranked[0].slug == slug, ranked_signals(ranked)))

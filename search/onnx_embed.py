@@ -367,8 +367,8 @@ class OnnxEmbedder(SentenceEmbedder):
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for search queries: the int8 model when ``query_int8`` (and it passed its check), else ``encode``."""
         self._prepare()
-        if self.query_runtime is not None and texts and len(texts) <= self.batch_size:
-            return self.query_runtime.run(texts)
+        if self.query_runtime is not None:
+            return self._run(self.query_runtime, texts)
         return self.encode(texts)
 
     @property
@@ -387,9 +387,11 @@ class OnnxEmbedder(SentenceEmbedder):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         self._prepare()
-        runtime = self.runtime
-        if runtime is None:
+        if self.runtime is None:
             return super().encode(texts)
+        return self._run(self.runtime, texts)
+
+    def _run(self, runtime: _Runtime, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
         if len(texts) <= self.batch_size:

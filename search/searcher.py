@@ -172,6 +172,10 @@ class Searcher:
     def _embed_one(self, normalized: str) -> np.ndarray:
         return encode_queries(self.embedder, [normalized])[0]
 
+    def query_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Many queries' vectors in batched passes (no cache): self-calibration asks the articles' questions."""
+        return encode_queries(self.embedder, [normalize_query(t) for t in texts])
+
     def embed(self, query: str) -> np.ndarray:
         """The query's vector; repeated queries (after normalizing case and spaces) come from a cache."""
         return self._embed_cached(normalize_query(query))
