@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import BaseModel
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -56,15 +58,15 @@ def chunk_rows(data_dir: Path) -> list[tuple[str, str]]:
         return [(slug, text) for slug, text in db.execute("select article_slug, text from chunks order by rowid")]
 
 
+class ChatRequest(BaseModel):
+    message: str
+
+
 def create_app(data_dir: Path, model_path: str):  # type: ignore[no-untyped-def]
     from fastapi import FastAPI
-    from pydantic import BaseModel
 
     engine = NaiveSearch(model_path, chunk_rows(data_dir))
     app = FastAPI()
-
-    class ChatRequest(BaseModel):
-        message: str
 
     @app.get("/api/search")
     def search(q: str, limit: int = 10) -> dict[str, object]:
