@@ -197,7 +197,13 @@ def servers(articles: Path, data: Path, work: Path, variants: list[str], workers
                                   "--port", "{port}"], {}, "/api/search?q=", "/api/chat"),
     }
     config = work / "txtai.yml"
-    config.write_text(f"path: {work / 'txtai-index'}\n", encoding="utf-8")
+    # txtai's API adds its /search route only when the config has an `embeddings` section; with an
+    # index at `path`, that index is loaded (the section's model is the one it was built with).
+    sys.path.insert(0, str(ROOT))
+    from search.embed import resolve_model
+
+    config.write_text(f"path: {work / 'txtai-index'}\nembeddings:\n  path: {resolve_model('all-MiniLM-L6-v2')}\n",
+                      encoding="utf-8")
     found["txtai"] = Server("txtai", [str(BENCH_PYTHON), "-m", "uvicorn", "txtai.api:app", "--host", "127.0.0.1",
                                       "--port", "{port}", "--no-access-log", "--log-level", "warning"],
                             {"CONFIG": str(config)}, "/search?query=")
