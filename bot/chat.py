@@ -135,11 +135,7 @@ class Bot:
     def db(self) -> Database:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = self._local.db = open_db(self.db_path)
-            # A reply is four or five small commits; with WAL, NORMAL skips their fsyncs and still
-            # survives an app crash (only a power cut can lose the last ones): one reply took 16 ms
-            # with FULL and 2 ms with NORMAL on the 2-core target machine (issue 7).
-            db.execute("PRAGMA synchronous=NORMAL")
+            db = self._local.db = open_db(self.db_path)  # WAL, synchronous=NORMAL: see kb.storage.open_db
         return db
 
     # -- the public API --------------------------------------------------------------------------

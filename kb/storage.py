@@ -27,7 +27,9 @@ def open_db(path: Path | str | None = None) -> Database:
         db = Database(path)
         db.execute("PRAGMA journal_mode=WAL")
         # WAL's recommended durability: a commit survives the process crashing; only an OS crash or
-        # power cut may roll back the last commits. FULL would fsync on every chat message.
+        # power cut may roll back the last commits. FULL fsyncs every commit: a chat reply (four or
+        # five small commits) took 16 ms with FULL and 2 ms with NORMAL, a page view's analytics write
+        # 2.8 ms and 0.06 ms, on the 2-core target machine.
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=5000")
     db.execute("PRAGMA foreign_keys=ON")

@@ -82,6 +82,17 @@ def prepare(size: int, work: Path, embedder: OnnxEmbedder, hnsw_threshold: int) 
     return data, info
 
 
+def serving(data: Path, embedder: OnnxEmbedder, keyword_weight: float, warm: list[str]) -> tuple[Searcher, Bot]:
+    """This project's searcher and bot over ``data``, warmed up, in the steady state (keyword index built)."""
+    searcher = Searcher.load(data, embedder, keyword_weight=keyword_weight)
+    searcher.wait_for_keywords()
+    bot = Bot(lambda: searcher, data / "kb.db", calibration=Calibration.load(data))
+    for q in warm:
+        searcher.search(q)
+        bot.reply(q + " ?")
+    return searcher, bot
+
+
 def recall_at(approx: np.ndarray, exact: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact)]))
 
@@ -98,25 +109,15 @@ def bench_size(size: int, args: argparse.Namespace, onnx: OnnxEmbedder, int8: On
     qs = queries(WARMUP + 2 * args.queries)
     warm, search_qs, chat_qs = qs[:WARMUP], qs[WARMUP:WARMUP + args.queries], qs[WARMUP + args.queries:]
 
-    searcher = Searcher.load(data, onnx, keyword_weight=settings.keyword_weight)
-    searcher.wait_for_keywords()  # steady state: the in-memory keyword index is built in the background
+    searcher, bot = serving(data, onnx, settings.keyword_weight, warm)
     result["chunks"] = len(searcher.index)
     result["index_kind"] = searcher.index.kind
-    bot = Bot(lambda: searcher, data / "kb.db", calibration=Calibration.load(data))
-    for q in warm:
-        searcher.search(q)
-        bot.reply(q + " ?")
     result["ours_search"] = timed(lambda q: searcher.search(q, k=10), search_qs)
     result["ours_chat"] = timed(lambda q: bot.reply(q), chat_qs)
     result["onnx_embed"] = timed(lambda q: onnx.encode([q]), search_qs)
 
     # The same with KB_QUERY_INT8: queries embedded by the int8 copy of the model.
-    fast = Searcher.load(data, int8, keyword_weight=settings.keyword_weight)
-    fast.wait_for_keywords()
-    fast_bot = Bot(lambda: fast, data / "kb.db", calibration=Calibration.load(data))
-    for q in warm:
-        fast.search(q)
-        fast_bot.reply(q + " ?")
+    fast, fast_bot = serving(data, int8, settings.keyword_weight, warm)
     result["int8_search"] = timed(lambda q: fast.search(q, k=10), search_qs)
     result["int8_chat"] = timed(lambda q: fast_bot.reply(q), chat_qs)
     result["int8_embed"] = timed(lambda q: int8.encode_queries([q]), search_qs)

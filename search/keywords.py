@@ -80,9 +80,8 @@ class KeywordIndex:
         lengths = np.bincount(row_of[row_of >= 0], minlength=n).astype(np.float64)  # D: tokens per row
         avgdl = float(len(row_of)) / max(1, total_rows)
         # One (term, row) pair per key; its frequency weighted by column, as bm25() sums aFreq.
-        keys = term_of * n + np.where(row_of >= 0, row_of, 0)
         keep = row_of >= 0
-        unique, inverse = np.unique(keys[keep], return_inverse=True)
+        unique, inverse = np.unique(term_of[keep] * n + row_of[keep], return_inverse=True)
         freq = np.bincount(inverse, weights=weight_of[keep], minlength=len(unique))
         pair_terms, pair_rows = unique // n, unique % n
         norm = K1 * (1 - B + B * lengths[pair_rows] / (avgdl or 1.0))

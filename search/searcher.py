@@ -312,33 +312,30 @@ class Searcher:
         results.sort(reverse=True)
         return results[:k]
 
-    def _best_rows(self, slugs: list[str], vector: np.ndarray) -> dict[str, tuple[float, int]]:
-        """Each article's most similar chunk, for articles the vector search did not reach: one matrix product."""
+    def _best_rows(self, slugs: list[str], vector: np.ndarray, kind: str | None = None) -> dict[str, tuple[float, int]]:
+        """Each article's most similar chunk (of ``kind``, when given) as (cosine, row), (0.0, -1) when it has
+        none: one matrix product for all of them."""
         found = {slug: (0.0, -1) for slug in slugs}
-        groups = [self.rows_by_article[s] for s in slugs if self.rows_by_article.get(s)]
+        groups = {slug: rows for slug in slugs if (rows := self._rows_of(slug, kind))}
         if not groups:
             return found
-        rows = np.fromiter((r for g in groups for r in g), dtype=np.int64)
+        rows = np.fromiter((r for group in groups.values() for r in group), dtype=np.int64)
         sims = self.vectors[rows] @ vector
         start = 0
-        for slug, group in zip((s for s in slugs if self.rows_by_article.get(s)), groups):
+        for slug, group in groups.items():
             best = start + int(np.argmax(sims[start:start + len(group)]))
             found[slug] = (float(sims[best]), int(rows[best]))
             start += len(group)
         return found
 
-    def _best_row(self, slug: str, vector: np.ndarray, kind: str | None = None) -> tuple[float, int]:
-        rows = [r for r in self.rows_by_article.get(slug, []) if kind is None or self.chunks[r].kind == kind]  # type: ignore[union-attr]
-        if not rows:
-            return 0.0, -1
-        sims = self.vectors[rows] @ vector
-        best = int(np.argmax(sims))
-        return float(sims[best]), rows[best]
+    def _rows_of(self, slug: str, kind: str | None) -> list[int]:
+        rows = self.rows_by_article.get(slug, [])
+        return rows if kind is None else [r for r in rows if self.chunks[r].kind == kind]  # type: ignore[union-attr]
 
     def _hit(self, terms: list[str], vector: np.ndarray, score: float, vec: float, kw: float, slug: str, row: int) -> SearchHit:
         article = self.articles[slug]
         best = self.chunks[row] if row >= 0 else None
-        section_row = row if best is not None and best.kind == "section" else self._best_row(slug, vector, "section")[1]
+        section_row = row if best is not None and best.kind == "section" else self._best_rows([slug], vector, "section")[slug][1]
         section = self.chunks[section_row] if section_row >= 0 else None
         text = section.text.split("\n", 1)[-1] if section else article["description"] or ""
         return SearchHit(
