@@ -151,8 +151,6 @@ class Bot:
         state = conv.State.from_json(conversation["state"])
         ticket = ticket_for_conversation(db, session_id)
         message_id = conv.add_message(db, session_id, "user", message, page_url=page_url)
-        if page_url:
-            db["conversations"].update(session_id, {"page_url": page_url})
 
         reply, query = self._respond(message, session_id, state, ticket)
         if ticket and reply.type in ("handoff", "clarify"):
@@ -169,7 +167,7 @@ class Bot:
             record_signal(db, source="chat", reason=reply.handoff["reason"], query=query or message,
                           session_id=session_id, top_score=top.score if top else None,
                           top_article_slug=top.slug if top else None, page_url=page_url, message_id=message_id)
-        conv.save_state(db, session_id, state)
+        conv.save_state(db, session_id, state, page_url)
         if ticket:
             self.notifier("ticket.updated", ticket.id, packet(db, ticket, self.base_url))
         return reply

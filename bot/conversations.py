@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from kb.storage import insert_row, update_row
+
 
 class ConversationNotFoundError(LookupError):
     """No conversation has this id (it expired, or the id was mistyped)."""
@@ -54,7 +56,7 @@ class Message:
 def create_conversation(db: Database, channel: str = "chat", page_url: str | None = None) -> str:
     conversation_id = secrets.token_urlsafe(18)
     stamp = now_iso()
-    db["conversations"].insert({
+    insert_row(db, "conversations", {
         "id": conversation_id, "created": stamp, "updated": stamp, "channel": channel, "page_url": page_url,
         "verified": 0, "state": State().to_json(),
     })
@@ -68,8 +70,12 @@ def get_conversation(db: Database, conversation_id: str) -> dict[str, Any]:
     return rows[0]
 
 
-def save_state(db: Database, conversation_id: str, state: State) -> None:
-    db["conversations"].update(conversation_id, {"state": state.to_json(), "updated": now_iso()})
+def save_state(db: Database, conversation_id: str, state: State, page_url: str | None = None) -> None:
+    """Store what the bot remembers (and the page the customer is on now, when given)."""
+    fields: dict[str, Any] = {"state": state.to_json(), "updated": now_iso()}
+    if page_url:
+        fields["page_url"] = page_url
+    update_row(db, "conversations", "id", conversation_id, fields)
 
 
 def add_message(
@@ -84,11 +90,10 @@ def add_message(
     confidence: float | None = None,
     query: str | None = None,
 ) -> int:
-    row = db["messages"].insert({
+    return insert_row(db, "messages", {
         "conversation_id": conversation_id, "ts": now_iso(), "role": role, "text": text, "type": type,
         "page_url": page_url, "articles": json.dumps(articles or []), "confidence": confidence, "query": query,
     })
-    return int(row.last_pk)
 
 
 def messages(db: Database, conversation_id: str) -> list[Message]:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from sqlite_utils import Database
 
+from kb.storage import insert_row
+
 Source = Literal["chat", "search", "feedback"]
 Reason = Literal["low_confidence", "handoff", "not_helpful", "no_result", "ambiguous"]
 Status = Literal["open", "resolved", "dismissed"]
@@ -101,9 +103,7 @@ def record_signal(
         top_score=None if top_score is None else float(top_score), top_article_slug=top_article_slug,
         page_url=page_url, message_id=message_id,
     )
-    row_id = db.table("gap_signals").insert(signal.properties()).last_pk
-    assert row_id is not None  # sqlite always assigns an integer primary key
-    return int(row_id)
+    return insert_row(db, "gap_signals", signal.properties())
 
 
 def get_gap(db: Database, gap_id: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from bot.conversations import create_conversation, get_conversation, now_iso
 from bot.identity import Identity
 from bot.ticket_text import format_time
+from kb.storage import insert_row, update_row
 
 CHANNEL = "widget"
 
@@ -95,12 +96,12 @@ def start_session(
         token = secrets.token_urlsafe(32)
         conversation_id = create_conversation(db, CHANNEL, page_url)
         stamp = now_iso()
-        db.table("widget_tokens").insert({"token_hash": _hash(token), "conversation_id": conversation_id,
-                                    "created": stamp, "last_seen": stamp, "origin": origin})
+        insert_row(db, "widget_tokens", {"token_hash": _hash(token), "conversation_id": conversation_id,
+                                         "created": stamp, "last_seen": stamp, "origin": origin})
         conversation = get_conversation(db, conversation_id)
     else:
         assert token is not None and conversation is not None
-        db.table("widget_tokens").update(_hash(token), {"last_seen": now_iso()})
+        update_row(db, "widget_tokens", "token_hash", _hash(token), {"last_seen": now_iso()})
     if identity is not None:
         identify(db, conversation["id"], identity)
         conversation = get_conversation(db, conversation["id"])

@@ -13,6 +13,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from kb.helpcenter import NotFoundError
+from kb.storage import insert_row
 
 CHANNELS = ("search", "widget", "chat")
 VOTES = ("up", "down")
@@ -99,9 +100,7 @@ class Feedback:
 
 def record_query(db: Database, event: QueryEvent) -> int:
     """Store a committed search or chat turn; returns its id (results link clicks back to it)."""
-    table = db.table("query_events").insert(event.properties())
-    assert table.last_rowid is not None
-    return table.last_rowid
+    return insert_row(db, "query_events", event.properties())
 
 
 def record_click(db: Database, event_id: int, session_id: str, article_slug: str, rank: int) -> bool:
@@ -125,7 +124,7 @@ def record_feedback(db: Database, feedback: Feedback) -> None:
 
 
 def record_view(db: Database, article_slug: str, session_id: str | None) -> None:
-    db.table("article_views").insert({"article_slug": article_slug, "ts": now_iso(), "session_id": session_id})
+    insert_row(db, "article_views", {"article_slug": article_slug, "ts": now_iso(), "session_id": session_id})
 
 
 def session_vote(db: Database, article_slug: str, session_id: str) -> Feedback | None:

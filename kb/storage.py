@@ -37,6 +37,28 @@ def open_db(path: Path | str | None = None) -> Database:
     return db
 
 
+def insert_row(db: Database, table: str, row: Mapping[str, Any]) -> int:
+    """Insert one row of scalar values with plain SQL and commit; returns its rowid.
+
+    For the request hot path (chat turns, analytics, gap signals): sqlite-utils' ``Table.insert``
+    introspects the table first, about a dozen schema queries a call, which was most of a chat reply's
+    database time (issue 7). The tables are made by ``kb.migrations``, so their columns are known.
+    """
+    columns = ", ".join(f'"{name}"' for name in row)
+    marks = ", ".join("?" * len(row))
+    with db.conn:
+        cursor = db.conn.execute(f'insert into "{table}" ({columns}) values ({marks})', list(row.values()))
+    assert cursor.lastrowid is not None
+    return int(cursor.lastrowid)
+
+
+def update_row(db: Database, table: str, key: str, value: Any, fields: Mapping[str, Any]) -> None:
+    """``update table set fields where key = value`` with plain SQL, committed (the hot-path twin of ``Table.update``)."""
+    assignments = ", ".join(f'"{name}" = ?' for name in fields)
+    with db.conn:
+        db.conn.execute(f'update "{table}" set {assignments} where "{key}" = ?', [*fields.values(), value])
+
+
 def category_key(slug: str, parent: str | None) -> str:
     return f"{parent}/{slug}" if parent else slug
 

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from search.tune import TunedModel, make_batches, plan_steps, questions_hash, trainable
+from search.tune import TunedModel, embed_for_training, length_groups, make_batches, plan_steps, questions_hash, trainable
 
 
 def test_batches_never_hold_two_pairs_of_one_article():
@@ -26,6 +26,29 @@ def test_plan_steps_and_trainable_groups():
     assert plan_steps(64000, 64, 1.0, 5, 100) == 100
     assert trainable([["a", "b"], ["c"], ["d", "d"], ["e", "f", "e"]]) == [["a", "b"], ["e", "f"]]
     assert questions_hash([["a", "b"], ["c", "d"]]) == questions_hash([["d", "c"], ["b", "a"]])
+
+
+def test_length_groups_cover_every_position_once_shortest_first():
+    lengths = [5, 1, 9, 3, 7, 2, 8]
+    runs = length_groups(lengths, 3)
+    assert [len(r) for r in runs] == [3, 3, 1]
+    assert sorted(i for r in runs for i in r) == list(range(7))
+    flat = [lengths[i] for r in runs for i in r]
+    assert flat == sorted(lengths)
+
+
+@pytest.mark.slow
+def test_training_embeddings_in_length_runs_equal_one_padded_pass(real_embedder):
+    import torch
+
+    model = real_embedder._load()
+    texts = ["hi", "How do I reset my password?", "refund", "Why was my card payment declined twice at the "
+             "same shop yesterday evening even though I have money?", "cancel plan", "change my email address"]
+    with torch.no_grad():
+        whole = model(model.preprocess(texts))["sentence_embedding"]
+        runs = embed_for_training(model, texts, micro_batch=2)
+    assert runs.shape == whole.shape
+    assert torch.allclose(runs, whole, atol=1e-5)
 
 
 @pytest.mark.slow
