@@ -55,6 +55,10 @@ class ArticleRef:
     snippet: str
     score: float
 
+    def to_dict(self) -> dict[str, Any]:
+        # Flat fields: a copy of the instance dict is what ``asdict`` gives, without its deep copies.
+        return dict(self.__dict__)
+
     @classmethod
     def from_hit(cls, hit: SearchHit) -> ArticleRef:
         return cls(hit.slug, hit.title, hit.url, hit.section, hit.anchor, hit.snippet, round(hit.vector_score, 4))
@@ -157,7 +161,7 @@ class Bot:
             reply = self._joined_ticket(reply, ticket)
         bot_id = conv.add_message(
             db, session_id, "bot", reply.text, type=reply.type, page_url=page_url,
-            articles=[asdict(a) for a in reply.articles], confidence=reply.confidence, query=query,
+            articles=[a.to_dict() for a in reply.articles], confidence=reply.confidence, query=query,
         )
         reply = replace(reply, message_id=bot_id)
         if reply.type == "answer":

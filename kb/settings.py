@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     )
     tune_epochs: float = Field(1.0, gt=0, le=20, description="Passes over the questions when fine-tuning.")
     tune_max_seconds: float = Field(900.0, gt=0, description="Fine-tuning stops after this many seconds of training.")
+    tune_held_out: float = Field(
+        0.0, ge=0, lt=0.5,
+        description="Share of each article's questions kept out of fine-tuning, so self-calibration asks them as new questions.",
+    )
     # Handoff delivery (bot.outbox): empty smtp_host / webhook_url switch that channel off.
     smtp_host: str = Field("", description="SMTP server that sends handoff tickets to the support address; empty turns email off.")
     smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server (587 with STARTTLS is usual).")

