@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
 
 STOPWORDS = frozenset(
     "a an and are as at be by can do does for from have how i if in is it its me my no not of on or our so "
@@ -22,14 +23,20 @@ def query_terms(query: str) -> list[str]:
     return sorted(terms, key=len, reverse=True)
 
 
+@lru_cache(maxsize=1024)
+def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    """The terms' regular expression, built once per query (a search highlights ten results with it)."""
+    # Long words match as prefixes ("passwo" marks "passwords"); short ones only with a plural or
+    # verb ending, so "back" marks "backs" but not "backups".
+    alternatives = [re.escape(t) + (r"\w*" if len(t) > 4 else r"(?:s|es|ed|ing)?\b") for t in terms]
+    return re.compile(r"\b(?:" + "|".join(alternatives) + ")", re.IGNORECASE)
+
+
 def highlight(text: str, terms: list[str], width: int = 220) -> str:
     """A window of about ``width`` characters with the most matches, escaped, terms wrapped in ``<mark>``."""
     if not terms:
         return html.escape(_window(text, 0, width))
-    # Long words match as prefixes ("passwo" marks "passwords"); short ones only with a plural or
-    # verb ending, so "back" marks "backs" but not "backups".
-    alternatives = [re.escape(t) + (r"\w*" if len(t) > 4 else r"(?:s|es|ed|ing)?\b") for t in terms]
-    pattern = re.compile(r"\b(?:" + "|".join(alternatives) + ")", re.IGNORECASE)
+    pattern = _pattern(tuple(terms))
     matches = list(pattern.finditer(text))
     start = 0
     if matches:

@@ -263,7 +263,13 @@ class Searcher:
         ranked = self.rank(query, vector, k, category, exclude_chunks=exclude_chunks,
                            exclude_articles=exclude_articles, keyword_hits=keyword_hits)
         terms = query_terms(f"{query} {self.corrected(query)}")
-        return [self._hit(terms, vector, r.score, r.vector_score, r.keyword_score, r.slug, r.row) for r in ranked]
+        # The passage shown is the best section: one matrix product for every result that matched elsewhere.
+        sections = self._best_rows([r.slug for r in ranked if not self._is_section(r.row)], vector, "section")
+        return [self._hit(terms, r, r.row if self._is_section(r.row) else sections[r.slug][1]) for r in ranked]
+
+    def _is_section(self, row: int) -> bool:
+        info = self.chunks[row] if row >= 0 else None
+        return info is not None and info.kind == "section"
 
     def rank(
         self,
@@ -332,24 +338,23 @@ class Searcher:
         rows = self.rows_by_article.get(slug, [])
         return rows if kind is None else [r for r in rows if self.chunks[r].kind == kind]  # type: ignore[union-attr]
 
-    def _hit(self, terms: list[str], vector: np.ndarray, score: float, vec: float, kw: float, slug: str, row: int) -> SearchHit:
-        article = self.articles[slug]
-        best = self.chunks[row] if row >= 0 else None
-        section_row = row if best is not None and best.kind == "section" else self._best_rows([slug], vector, "section")[slug][1]
+    def _hit(self, terms: list[str], ranked: Ranked, section_row: int) -> SearchHit:
+        article = self.articles[ranked.slug]
+        best = self.chunks[ranked.row] if ranked.row >= 0 else None
         section = self.chunks[section_row] if section_row >= 0 else None
         text = section.text.split("\n", 1)[-1] if section else article["description"] or ""
         return SearchHit(
-            slug=slug,
+            slug=ranked.slug,
             title=article["title"],
-            url=f"/articles/{slug}",
+            url=f"/articles/{ranked.slug}",
             category=article["category"],
             category_title=article["category_title"],
             section=section.heading if section else article["title"],
             anchor=section.anchor if section else "",
             snippet=highlight(text, terms),
-            score=round(score, 4),
-            vector_score=round(vec, 4),
-            keyword_score=round(kw, 4),
+            score=round(ranked.score, 4),
+            vector_score=round(ranked.vector_score, 4),
+            keyword_score=round(ranked.keyword_score, 4),
             matched=best.kind if best else "keyword",
         )
 
