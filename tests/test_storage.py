@@ -1,5 +1,9 @@
 from kb.migrations import migrations
-from kb.storage import fts_query, keyword_search, open_db
+import sqlite3
+
+import pytest
+
+from kb.storage import fts_query, insert_row, keyword_search, open_db, update_row
 
 
 def test_migrations_create_every_table_once(tmp_path):
@@ -14,6 +18,21 @@ def test_migrations_create_every_table_once(tmp_path):
     db.close()
     again = open_db(tmp_path / "kb.db")  # re-opening applies nothing twice
     assert [m.name for m in migrations.applied(again)] == applied
+
+
+def test_insert_row_and_update_row_write_committed_rows(tmp_path):
+    db = open_db(tmp_path / "kb.db")
+    first = insert_row(db, "conversations", {"id": "c1", "created": "t0", "updated": "t0", "channel": "chat",
+                                             "verified": 0, "state": "{}"})
+    second = insert_row(db, "messages", {"conversation_id": "c1", "ts": "t1", "role": "user", "text": 'say "hi"; --'})
+    assert first >= 1 and second >= 1
+    update_row(db, "conversations", "id", "c1", {"state": '{"topic": "x"}', "page_url": "/pricing"})
+    other = open_db(tmp_path / "kb.db")  # another connection sees both: they are committed
+    assert other["conversations"].get("c1")["page_url"] == "/pricing"
+    assert other["messages"].get(second)["text"] == 'say "hi"; --'
+    with pytest.raises(sqlite3.OperationalError, match="no_such_column"):
+        insert_row(db, "messages", {"no_such_column": 1})
+    assert other["messages"].count == 1  # the failed insert left nothing behind
 
 
 def test_fts_query_quotes_every_word_so_input_is_never_syntax():
