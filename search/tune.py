@@ -151,10 +151,7 @@ def embed_for_training(model: Any, texts: Sequence[str], micro_batch: int = 16) 
     for run in length_groups(lengths, micro_batch):
         parts.append(model(model.preprocess([texts[i] for i in run]))["sentence_embedding"])
         order += run
-    stacked = torch.cat(parts)
-    inverse = torch.empty(len(order), dtype=torch.long)
-    inverse[torch.tensor(order)] = torch.arange(len(order))
-    return stacked[inverse]
+    return torch.cat(parts)[torch.argsort(torch.tensor(order))]  # back to the order of ``texts``
 
 
 def tune_model(

@@ -1,8 +1,8 @@
-from kb.migrations import migrations
 import sqlite3
 
 import pytest
 
+from kb.migrations import migrations
 from kb.storage import fts_query, insert_row, keyword_search, open_db, update_row
 
 
