@@ -76,7 +76,7 @@ def ranked_signals(ranked: Sequence[Ranked]) -> Signals:
         return Signals(0.0, 0.0, 0.0)
     scores = [round(r.vector_score, 4) for r in ranked]
     second = scores[1] if len(scores) > 1 else 0.0
-    return Signals(scores[0], second, round(ranked[0].keyword_score, 4), rest_mean(scores))
+    return Signals(scores[0], second, round(ranked[0].keyword_score, 4), rest_mean(scores), ranked[0].votes)
 
 
 def collect_samples(

@@ -1,7 +1,8 @@
 """Confidence that the top article answers the question: a calibrated probability, not a raw cosine.
 
-Three signals of the search results feed a logistic model: the top article's cosine similarity, its
-margin over the runner-up, and keyword agreement. The weights shipped here were fitted on labelled
+Signals of the search results feed a logistic model: the top article's cosine similarity, its margin
+over the runner-up, keyword agreement, its spread over the next four, and its votes (the share of the
+query's nearest chunks that are the top article's). The weights shipped here were fitted on labelled
 dev questions (CLINC150 train -> val, see BENCHMARKS.md); ``kb calibrate`` refits them on a
 knowledge base's own questions and saves them beside the index.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from search.searcher import SearchHit
 
 CALIBRATION_FILE = "calibration.json"
-CALIBRATION_VERSION = 2  # bump when the signals change: older files are then ignored
+CALIBRATION_VERSION = 3  # bump when the signals change: older files are then ignored
 SPREAD_HITS = 5  # the spread compares the top article with the next four
 
 
@@ -27,6 +28,10 @@ class Signals:
     second: float
     keyword: float
     rest: float = 0.0  # mean similarity of the articles ranked 2 to 5 (0 for missing ones)
+    # Share of the query's nearest chunks that are the top article's (``search.searcher.VOTE_CHUNKS``).
+    # A question with an article finds several of that article's questions; one without finds a mix
+    # (+0.6 to +8 points of overall accuracy on CLINC150 and HINT3 dev, BENCHMARKS.md).
+    votes: float = 0.0
 
     @property
     def margin(self) -> float:
@@ -39,7 +44,7 @@ class Signals:
         return self.top - self.rest
 
     def vector(self) -> list[float]:
-        return [self.top, self.margin, self.keyword, self.spread]
+        return [self.top, self.margin, self.keyword, self.spread, self.votes]
 
 
 def rest_mean(scores: Sequence[float]) -> float:
@@ -52,19 +57,20 @@ def signals(hits: Sequence[SearchHit]) -> Signals:
     if not hits:
         return Signals(0.0, 0.0, 0.0)
     second = hits[1].vector_score if len(hits) > 1 else 0.0
-    return Signals(hits[0].vector_score, second, hits[0].keyword_score, rest_mean([h.vector_score for h in hits]))
+    return Signals(hits[0].vector_score, second, hits[0].keyword_score, rest_mean([h.vector_score for h in hits]),
+                   hits[0].votes)
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Logistic weights over (top, margin, keyword[, spread]), where they came from, and the thresholds chosen with them.
+    """Logistic weights over (top, margin, keyword[, spread, votes]), where they came from, and the thresholds chosen with them.
 
     ``answer`` / ``clarify`` are set by self-calibration (``bot.calibrate``); when they are None the
     thresholds from settings apply.
     """
 
     # scripts/fit_default_calibration.py on CLINC150 train -> val (3,000 in scope + 100 out of scope).
-    # Three weights: the spread is not used by the default (zip stops at the shorter).
+    # Three weights: the spread and the votes are not used by the default (zip stops at the shorter).
     weights: tuple[float, ...] = (5.13, 7.0, 4.2)
     bias: float = -6.47
     source: str = "default: fitted on CLINC150 dev questions"

@@ -514,7 +514,7 @@ def calibrate(
                       f"{point.handoff_rate:.3f}")
     console.print(table)
     console.print(
-        f"Weights (top, margin, keyword, spread) = {c.weights}, bias = {c.bias}; {c.samples // 2} questions, "
+        f"Weights (top, margin, keyword, spread, votes) = {c.weights}, bias = {c.bias}; {c.samples // 2} questions, "
         f"{report.seconds:.1f}s.\nAnswer at confidence >= {c.answer:.3f} (precision {options.target_precision:.2f}), "
         f"hand off below {c.clarify:.3f} ({options.target_handoff:.0%} of questions with no article); "
         f"written to {settings.data_dir / 'calibration.json'}",

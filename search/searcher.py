@@ -28,6 +28,10 @@ from search.tune import tuned_embedder
 
 
 _WORD = re.compile(r"\w+")
+# A question an article answers finds several of its chunks (its questions, its sections) among the
+# nearest few; one with no article finds a mix. The share is a confidence signal (bot.confidence):
+# measured on CLINC150 and HINT3 dev, 5 separated them best of 3, 5, 7, 10 and 20 (BENCHMARKS.md).
+VOTE_CHUNKS = 5
 log = logging.getLogger("kb.search")
 
 
@@ -51,6 +55,8 @@ class SearchHit:
     vector_score: float
     keyword_score: float
     matched: str  # kind of the best chunk: "summary", "question" or "section"
+    # Share of the query's ``VOTE_CHUNKS`` nearest chunks (of any article) that are this article's.
+    votes: float = 0.0
 
     @property
     def section_url(self) -> str:
@@ -74,6 +80,7 @@ class Ranked(NamedTuple):
     keyword_score: float
     slug: str
     row: int  # index row of its best chunk (-1: matched by keywords only)
+    votes: float = 0.0  # share of the query's VOTE_CHUNKS nearest chunks that are this article's
 
 
 def normalize_query(query: str) -> str:
@@ -289,13 +296,19 @@ class Searcher:
         pool += len(exclude_chunks) + sum(len(self.rows_by_article.get(s, ())) for s in exclude_articles)
         scores, rows = self.index.search(vector.reshape(1, -1), pool)
         vec_best: dict[str, tuple[float, int]] = {}
+        votes: dict[str, int] = {}
+        voted = 0
         for score, row in zip(scores[0], rows[0]):
             info = self.chunks[row] if row >= 0 else None
-            if info is None or info.article_slug in vec_best or info.article_slug in exclude_articles:
+            if info is None or info.article_slug in exclude_articles:
                 continue
             if exclude_chunks and self.index.chunk_ids[row] in exclude_chunks:
                 continue
-            vec_best[info.article_slug] = (float(score), int(row))
+            if voted < VOTE_CHUNKS:
+                voted += 1
+                votes[info.article_slug] = votes.get(info.article_slug, 0) + 1
+            if info.article_slug not in vec_best:
+                vec_best[info.article_slug] = (float(score), int(row))
 
         keyword: dict[str, float] = {}
         if keyword_hits is None:
@@ -314,7 +327,8 @@ class Searcher:
         for slug in candidates:
             vec_score, best_row = vec_best[slug]
             kw = keyword.get(slug, 0.0)
-            results.append(Ranked(vec_score + self.keyword_weight * kw, vec_score, kw, slug, best_row))
+            results.append(Ranked(vec_score + self.keyword_weight * kw, vec_score, kw, slug, best_row,
+                                  votes.get(slug, 0) / VOTE_CHUNKS))
         results.sort(reverse=True)
         return results[:k]
 
@@ -356,6 +370,7 @@ class Searcher:
             vector_score=round(ranked.vector_score, 4),
             keyword_score=round(ranked.keyword_score, 4),
             matched=best.kind if best else "keyword",
+            votes=ranked.votes,
         )
 
     def close(self) -> None:

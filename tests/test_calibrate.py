@@ -62,6 +62,11 @@ def test_calibrate_on_a_synthetic_kb(synthetic_kb, tmp_path, fake_embedder):
     assert c == report.calibration.calibration
     assert c.samples == 2 * 30 and 0 <= c.clarify <= c.answer <= 1
     assert c.source.startswith("self-calibrated on 30")
+    first = report.calibration.samples[0].signals
+    assert len(c.weights) == len(first.vector()) == 5 and first.vector()[-1] == first.votes
+    # A question that finds its article among its nearest chunks votes for it; a held-out article cannot.
+    held_question = [s.signals.votes for s in report.calibration.samples if s.test == "question" and s.right]
+    assert held_question and sum(held_question) / len(held_question) > 0.5
     manifest = json.loads((data / "index" / "index.json").read_text())
     assert manifest["calibration"]["version"] == c.version and manifest["calibration"]["answer"] == c.answer
 

@@ -69,3 +69,32 @@ def test_highlight_marks_terms_and_escapes():
 def test_short_words_do_not_mark_longer_words():
     assert highlight("Backups are kept; money comes back.", query_terms("get my money back")) == (
         "Backups are kept; <mark>money</mark> comes <mark>back</mark>.")
+
+
+
+def _assert_votes_are_shares_of_nearest(searcher, hits, vector, skip=frozenset()):
+    """Each article's votes count its chunks among the VOTE_CHUNKS most similar (brute force; ties either way)."""
+    import numpy as np
+
+    from search.searcher import VOTE_CHUNKS
+
+    rows = [r for r, info in enumerate(searcher.chunks) if info.article_slug not in skip]
+    sims = searcher.vectors[rows] @ vector
+    cutoff = np.sort(sims)[::-1][VOTE_CHUNKS - 1]
+    votes = {h.slug: round(h.votes * VOTE_CHUNKS) for h in hits}
+    assert sum(votes.values()) == VOTE_CHUNKS
+    for slug in {searcher.chunks[r].article_slug for r in rows}:
+        mine = sims[[searcher.chunks[r].article_slug == slug for r in rows]]
+        assert (mine > cutoff + 1e-6).sum() <= votes.get(slug, 0) <= (mine >= cutoff - 1e-6).sum(), slug
+
+
+@pytest.mark.parametrize("query", ["the reset email never arrived", "can I get my money back", "dark colors"])
+def test_votes_are_each_articles_share_of_the_nearest_chunks(searcher, query):
+    vector = searcher.embed(query)
+    hits = searcher.search_vector(query, vector, k=20)
+    _assert_votes_are_shares_of_nearest(searcher, hits, vector)
+    # An article held out (self-calibration) does not vote: the next nearest chunks do.
+    top = frozenset({hits[0].slug})
+    held = searcher.search_vector(query, vector, k=20, exclude_articles=top)
+    assert all(h.slug != hits[0].slug for h in held)
+    _assert_votes_are_shares_of_nearest(searcher, held, vector, skip=top)
