@@ -30,10 +30,11 @@ from search.tune import tuned_embedder
 
 _WORD = re.compile(r"\w+")
 # A question an article answers finds several of its chunks (its questions, its sections) among the
-# nearest few; one with no article finds a mix. Two uses, each measured on CLINC150, BANKING77 and
-# HINT3 dev (BENCHMARKS.md): the share of the 5 nearest chunks is a confidence signal
-# (bot.confidence), and the share of the 10 nearest, times VOTE_WEIGHT, adds to an article's score
-# (BANKING77 top-1 +1.0 point, CLINC150 +0.5, no HINT3 split lower).
+# nearest few; one with no article finds a mix. Two uses, each measured on CLINC150, BANKING77,
+# HINT3 and StackFAQ dev (BENCHMARKS.md): an article's share of the 5 nearest chunks is a
+# confidence signal (bot.confidence), and its questions among the 10 nearest chunks, times
+# VOTE_WEIGHT / 10, add to its score (BANKING77 top-1 +1.0 point, CLINC150 +0.5, no HINT3 split
+# lower). Only questions vote there: counting sections too favoured long articles (StackFAQ -0.3).
 VOTE_CHUNKS = 5
 RANK_VOTE_CHUNKS = 10
 VOTE_WEIGHT = 0.1
@@ -303,7 +304,7 @@ class Searcher:
         pool += len(exclude_chunks) + sum(len(self.rows_by_article.get(s, ())) for s in exclude_articles)
         scores, rows = self.index.search(vector.reshape(1, -1), pool)
         vec_best: dict[str, tuple[float, int]] = {}
-        near: list[str] = []  # the articles of the nearest chunks, nearest first
+        near: list[tuple[str, str]] = []  # (article, kind) of the nearest chunks, nearest first
         for score, row in zip(scores[0], rows[0]):
             info = self.chunks[row] if row >= 0 else None
             if info is None or info.article_slug in exclude_articles:
@@ -311,10 +312,11 @@ class Searcher:
             if exclude_chunks and self.index.chunk_ids[row] in exclude_chunks:
                 continue
             if len(near) < RANK_VOTE_CHUNKS:
-                near.append(info.article_slug)
+                near.append((info.article_slug, info.kind))
             if info.article_slug not in vec_best:
                 vec_best[info.article_slug] = (float(score), int(row))
-        votes, rank_votes = Counter(near[:VOTE_CHUNKS]), Counter(near)
+        votes = Counter(slug for slug, _ in near[:VOTE_CHUNKS])
+        rank_votes = Counter(slug for slug, kind in near if kind == "question")
 
         keyword: dict[str, float] = {}
         if keyword_hits is None:

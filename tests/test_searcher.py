@@ -98,3 +98,25 @@ def test_votes_are_each_articles_share_of_the_nearest_chunks(searcher, query):
     held = searcher.search_vector(query, vector, k=20, exclude_articles=top)
     assert all(h.slug != hits[0].slug for h in held)
     _assert_votes_are_shares_of_nearest(searcher, held, vector, skip=top)
+
+
+@pytest.mark.parametrize("query", ["the reset email never arrived", "can I get my money back", "how much does it cost"])
+def test_an_articles_questions_among_the_nearest_chunks_add_to_its_score(searcher, query):
+    import numpy as np
+
+    from search.searcher import RANK_VOTE_CHUNKS, VOTE_WEIGHT
+
+    vector = searcher.embed(query)
+    hits = searcher.search_vector(query, vector, k=20)
+    sims = searcher.vectors @ vector
+    cutoff = np.sort(sims)[::-1][RANK_VOTE_CHUNKS - 1]
+    for hit in hits:
+        bonus = hit.score - hit.vector_score - searcher.keyword_weight * hit.keyword_score
+        questions = np.array([info.article_slug == hit.slug and info.kind == "question" for info in searcher.chunks])
+        # Its questions among the 10 nearest chunks (ties at the tenth either way); sections never vote.
+        low, high = (sims[questions] > cutoff + 1e-6).sum(), (sims[questions] >= cutoff - 1e-6).sum()
+        assert VOTE_WEIGHT * low / RANK_VOTE_CHUNKS - 2e-4 <= bonus <= VOTE_WEIGHT * high / RANK_VOTE_CHUNKS + 2e-4
+    assert any(h.score > h.vector_score + searcher.keyword_weight * h.keyword_score + 1e-3 for h in hits)
+    searcher.vote_weight = 0.0
+    assert all(abs(h.score - h.vector_score - searcher.keyword_weight * h.keyword_score) < 2e-4
+               for h in searcher.search_vector(query, vector, k=20))
