@@ -46,7 +46,7 @@ def build_embedder(settings: Settings):  # type: ignore[no-untyped-def]
 
     return make_embedder(
         settings.model, settings.embed_batch_size, inference=settings.inference,
-        cache_dir=settings.data_dir / ONNX_DIR, threads=settings.inference_threads, query_int8=settings.query_int8,
+        cache_dir=settings.data_dir / ONNX_DIR, threads=settings.onnx_threads, query_int8=settings.query_int8,
     )
 
 

@@ -238,9 +238,10 @@ def main() -> None:
                          "-c constraints.txt 'txtai[api]'  (or pass --no-txtai)")
     args.work.mkdir(parents=True, exist_ok=True)
     settings = load_settings()
-    onnx = OnnxEmbedder(settings.model, settings.embed_batch_size, cache_dir=args.work / ONNX_DIR, strict=True)
+    onnx = OnnxEmbedder(settings.model, settings.embed_batch_size, cache_dir=args.work / ONNX_DIR, strict=True,
+                        threads=settings.onnx_threads)
     int8 = OnnxEmbedder(settings.model, settings.embed_batch_size, cache_dir=args.work / ONNX_DIR, strict=True,
-                        query_int8=True)
+                        threads=settings.onnx_threads, query_int8=True)
     torch1 = SentenceEmbedder(settings.model, settings.embed_batch_size)
     print(f"load average at start: {load()}; model {settings.model}; runtime {onnx.describe()['runtime']}", flush=True)
     results = []

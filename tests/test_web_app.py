@@ -109,3 +109,13 @@ def test_requests_run_on_as_many_threads_as_set(articles_dir, data_dir, fake_emb
 
     with TestClient(app) as client:
         assert client.get("/test-threads").json() == {"tokens": expected}
+
+
+@pytest.mark.parametrize("setting, expected", [(1, 1), (3, 3), (0, os.cpu_count() or 1)])
+def test_the_served_model_runs_on_as_many_threads_as_set(articles_dir, data_dir, setting, expected):
+    from web.app import serving_embedder
+
+    settings = web_settings(articles_dir, data_dir, inference_threads=setting)
+    model = serving_embedder(settings)
+    # Under the micro-batcher, the ONNX embedder (nothing is loaded until the first query).
+    assert getattr(model, "inner", model).threads == expected

@@ -94,7 +94,7 @@ def serving_embedder(settings: Settings) -> Embedder:
     """The configured model (``KB_INFERENCE``) behind the micro-batcher: concurrent requests share forward passes."""
     model = make_embedder(
         settings.model, settings.embed_batch_size, inference=settings.inference,
-        cache_dir=settings.data_dir / ONNX_DIR, threads=settings.inference_threads, query_int8=settings.query_int8,
+        cache_dir=settings.data_dir / ONNX_DIR, threads=settings.onnx_threads, query_int8=settings.query_int8,
     )
     # SentenceEmbedder's `dims` is a property (it loads the model), which mypy won't match to the protocol.
     if settings.query_batch_size <= 1:
