@@ -30,7 +30,7 @@ class Signals:
     rest: float = 0.0  # mean similarity of the articles ranked 2 to 5 (0 for missing ones)
     # Share of the query's nearest chunks that are the top article's (``search.searcher.VOTE_CHUNKS``).
     # A question with an article finds several of that article's questions; one without finds a mix
-    # (+0.6 to +8 points of overall accuracy on CLINC150 and HINT3 dev, BENCHMARKS.md).
+    # (0 to +8 points of overall accuracy on CLINC150 and HINT3 dev, never lower: BENCHMARKS.md).
     votes: float = 0.0
 
     @property
