@@ -29,6 +29,12 @@ def encode_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
     return method(texts) if method is not None else embedder.encode(texts)
 
 
+def length_groups(lengths: Sequence[int], size: int) -> list[list[int]]:
+    """Positions of ``lengths`` in runs of at most ``size``, shortest first: each run pads only to its own longest."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[start:start + size] for start in range(0, len(order), size)]
+
+
 def resolve_model(name: str) -> str:
     """A model name or path that sentence-transformers can load offline.
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from search.embed import SentenceEmbedder, resolve_model
+from search.embed import SentenceEmbedder, length_groups, resolve_model
 
 log = logging.getLogger("kb.search")
 
@@ -405,8 +405,7 @@ class OnnxEmbedder(SentenceEmbedder):
         if len(texts) <= self.batch_size:
             return runtime.run(texts)
         # Similar lengths share a forward pass (little padding), like sentence-transformers does.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = length_groups([len(t) for t in texts], self.batch_size)
         out = np.empty((len(texts), self.dims), dtype=np.float32)
 
         def run(rows: list[int]) -> None:

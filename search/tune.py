@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from search.embed import Embedder, SentenceEmbedder
+from search.embed import Embedder, SentenceEmbedder, length_groups
 
 MODELS_DIR = "models"
 TUNED_FILE = "tuned.json"  # in the data folder: which tuned model is current
@@ -127,12 +127,6 @@ def plan_steps(n_texts: int, batch_size: int, epochs: float, min_steps: int, max
     """Steps for ``epochs`` passes over the texts, raised to ``min_steps`` for small knowledge bases."""
     per_epoch = max(1, -(-n_texts // batch_size))
     return max(1, min(max_steps, max(min_steps, round(per_epoch * epochs))))
-
-
-def length_groups(lengths: Sequence[int], size: int) -> list[list[int]]:
-    """Positions of ``lengths`` in runs of at most ``size``, shortest first: each run pads only to its own longest."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[start:start + size] for start in range(0, len(order), size)]
 
 
 def embed_for_training(model: Any, texts: Sequence[str], micro_batch: int = 16) -> Any:
