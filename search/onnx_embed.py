@@ -322,6 +322,22 @@ class OnnxEmbedder(SentenceEmbedder):
                 )
             return self._derived[key]
 
+    def serve(self) -> None:
+        """From now on embed everything in ONNX Runtime, this model and its derived ones (a serving process).
+
+        Bulk encodes in a server (the gap worker's questions, a re-index after an edit) would otherwise
+        import torch on the first one: about 5 s of CPU that stalls answers (p99 1.3-1.6 s in the first
+        seconds of ``scripts/bench_speed_web.py``) and ~400 MB more memory. A torch model the startup
+        index loaded is let go.
+        """
+        with self._ready_lock:
+            self.bulk_torch = False
+            derived = list(self._derived.values())
+        if self._ready and self.runtime is not None:
+            self._model = None
+        for embedder in derived:
+            embedder.serve()
+
     def _prepare(self) -> None:
         if self._ready:
             return

@@ -102,6 +102,15 @@ def test_derived_models_share_the_settings_and_are_made_once(tmp_path):
     assert embedder.derive("base+tuned-1", "/data/models/1") is tuned
 
 
+def test_a_serving_embedder_and_its_derived_ones_keep_bulk_encodes_out_of_torch(tmp_path):
+    embedder = OnnxEmbedder("base", 16, cache_dir=tmp_path)
+    before = embedder.derive("base+tuned-1", "/data/models/1")
+    assert embedder.bulk_torch and before.bulk_torch  # indexing: torch is faster for full batches
+    embedder.serve()
+    after = embedder.derive("base+tuned-2", "/data/models/2")
+    assert (embedder.bulk_torch, before.bulk_torch, after.bulk_torch) == (False, False, False)
+
+
 @pytest.mark.slow
 def test_onnx_vectors_match_torch(real_embedder, tmp_path):
     texts = [*PARITY_TEXTS, "how do I get a refund for my annual plan", "x", "Wi-Fi 6 ça marche? ¿Qué tal?"]
@@ -128,6 +137,11 @@ def test_onnx_vectors_match_torch(real_embedder, tmp_path):
     assert default._model is None  # torch not even loaded
     np.testing.assert_allclose(default.encode(many), real_embedder.encode(many), atol=1e-5)
     assert default._model is not None
+    # Serving: the torch model is let go and bulk encodes (the gap worker's) stay in ONNX Runtime.
+    default.serve()
+    assert default._model is None
+    np.testing.assert_allclose(default.encode(many), real_embedder.encode(many), atol=1e-4)
+    assert default._model is None
 
     # A second embedder (a restart) loads the export instead of redoing it.
     folder = next((tmp_path / "onnx").iterdir())
