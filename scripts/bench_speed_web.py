@@ -6,9 +6,10 @@
 Each server runs in its own process on a free loopback port over the bundled articles (indexed once
 into ``--work``); the load comes from ``wrk`` (one thread, N connections; Debian's package), each
 request one of the articles' own questions (or, one in four, a CLINC150 question the help center has
-no article for) with a counter appended, so no cache ever helps and every request runs the model. Per server: requests/s and wrk's p50 / p99 latency at each client
-count, peak memory (VmHWM of the server and its workers), and cold start: process start to the first
-answer with an existing index, median of ``--cold`` starts. ``--edits`` measures, on a live server
+no article for) with a token no other run used appended, so no cache ever helps and every request
+runs the model. Per server: requests/s and wrk's p50 / p99 latency at each client count, peak memory
+(VmHWM of the server and its workers), and cold start: process start to the first answer with an
+existing index, median of ``--cold`` starts. ``--edits`` measures, on a live server
 with the watcher on, the time from saving an edited article to ``/api/search`` returning it.
 ``--variant`` adds this project with other settings (e.g. ``torch-nobatch:KB_INFERENCE=torch,KB_QUERY_BATCH_SIZE=1``).
 """
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 import statistics
@@ -51,6 +53,9 @@ class Server:
     chat: str | None = None  # POST path taking {"message": ...}
     workers: int = 1
     extra: dict[str, object] = field(default_factory=dict)
+    # Copied to KB_DATA_DIR before each start: every run begins with the same conversations and gap
+    # signals (none), not the earlier runs' thousands, which the gap worker would cluster meanwhile.
+    data: Path | None = None
 
 
 def helpcenter_queries(articles: Path, n: int = 500) -> list[str]:
@@ -131,14 +136,22 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def lua_script(server: Server, endpoint: str, texts: list[str]) -> str:
+    """wrk's request generator: the texts in turn, each with a token no earlier run used.
+
+    The token is this run's own (``salt``) plus a counter: wrk restarts its counter on every run, so
+    a counter alone repeats the earlier runs' texts (the search runs', for chat) and the embedding
+    cache answers them.
+    """
+    salt = f"local salt = 'r{secrets.randbelow(10**6)}x'\n"
     if endpoint == "search":
         items = ",".join(json.dumps(urllib.parse.quote_plus(t)) for t in texts)
-        return (f"local q = {{{items}}}\nlocal n = 0\nrequest = function()\n  n = n + 1\n"
-                f"  return wrk.format('GET', {json.dumps(server.search)} .. q[n % #q + 1] .. '+' .. n)\nend\n")
+        return (f"local q = {{{items}}}\n{salt}local n = 0\nrequest = function()\n  n = n + 1\n"
+                f"  return wrk.format('GET', {json.dumps(server.search)} .. q[n % #q + 1] .. '+' .. salt .. n)\nend\n")
     items = ",".join(json.dumps(json.dumps(t, ensure_ascii=False)[1:-1], ensure_ascii=False) for t in texts)
-    return (f"local q = {{{items}}}\nlocal n = 0\nwrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n"
+    return (f"local q = {{{items}}}\n{salt}local n = 0\nwrk.method = 'POST'\n"
+            f"wrk.headers['Content-Type'] = 'application/json'\n"
             f"request = function()\n  n = n + 1\n  return wrk.format('POST', {json.dumps(server.chat)}, nil, "
-            f"'{{\"message\": \"' .. q[n % #q + 1] .. ' ' .. n .. '\"}}')\nend\n")
+            f"'{{\"message\": \"' .. q[n % #q + 1] .. ' ' .. salt .. n .. '\"}}')\nend\n")
 
 
 def wrk(base: str, script: str, clients: int, seconds: int) -> dict[str, float]:
@@ -186,13 +199,13 @@ def prepare(work: Path) -> tuple[Path, Path]:
 
 
 def servers(articles: Path, data: Path, work: Path, variants: list[str], workers: int) -> dict[str, Server]:
-    product_env = {"KB_ARTICLES_DIR": str(articles), "KB_DATA_DIR": str(data), "KB_WATCH": "false",
+    product_env = {"KB_ARTICLES_DIR": str(articles), "KB_DATA_DIR": str(work / "serving-data"), "KB_WATCH": "false",
                    "KB_GAP_CLUSTER_INTERVAL": "0"}
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "web.app:create_app", "--host", "127.0.0.1",
                "--port", "{port}", "--no-access-log", "--log-level", "warning"]
     found = {
         "ours": Server("ours", uvicorn + (["--workers", str(workers)] if workers > 1 else []), product_env,
-                       "/api/search?q=", "/api/chat", workers),
+                       "/api/search?q=", "/api/chat", workers, data=data),
         "naive": Server("naive", [sys.executable, str(ROOT / "scripts" / "bench_speed_naive.py"), "--data", str(data),
                                   "--port", "{port}"], {}, "/api/search?q=", "/api/chat"),
     }
@@ -213,7 +226,7 @@ def servers(articles: Path, data: Path, work: Path, variants: list[str], workers
         env.update(dict(a.split("=", 1) for a in assignments.split(",") if a))
         count = int(env.pop("WORKERS", "1"))
         found[name] = Server(name, uvicorn + (["--workers", str(count)] if count > 1 else []), env,
-                             "/api/search?q=", "/api/chat", count)
+                             "/api/search?q=", "/api/chat", count, data=data)
     return found
 
 
@@ -221,6 +234,9 @@ def bench_server(server: Server, args: argparse.Namespace, texts: list[str]) -> 
     result: dict[str, object] = {"name": server.name, "env": server.env, "workers": server.workers}
     colds = []
     for attempt in range(max(1, args.cold)):
+        if server.data is not None:
+            shutil.rmtree(server.env["KB_DATA_DIR"], ignore_errors=True)
+            shutil.copytree(server.data, server.env["KB_DATA_DIR"])
         port = free_port()
         process = start(server, port)
         base = f"http://127.0.0.1:{port}"
@@ -233,11 +249,10 @@ def bench_server(server: Server, args: argparse.Namespace, texts: list[str]) -> 
             for endpoint in ("search", "chat"):
                 if endpoint == "chat" and not server.chat:
                     continue
-                script = lua_script(server, endpoint, texts)
-                wrk(base, script, 8, 2)  # warm-up: threads, caches, the database
+                wrk(base, lua_script(server, endpoint, texts), 8, 2)  # warm-up: threads, the database
                 for clients in args.clients:
                     started_load = load()
-                    figures = wrk(base, script, clients, args.seconds)
+                    figures = wrk(base, lua_script(server, endpoint, texts), clients, args.seconds)
                     figures["load"] = started_load  # type: ignore[assignment]
                     result[f"{endpoint}_{clients}"] = figures
                     print(f"{server.name} {endpoint} {clients} clients: {figures}", flush=True)
