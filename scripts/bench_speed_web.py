@@ -36,8 +36,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT))
 
 from bench_speed_corpus import ARDUINO, queries  # noqa: E402
+from search.onnx_embed import ONNX_DIR  # noqa: E402
 
 BENCH_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
 
@@ -235,8 +237,10 @@ def bench_server(server: Server, args: argparse.Namespace, texts: list[str]) -> 
     colds = []
     for attempt in range(max(1, args.cold)):
         if server.data is not None:
-            shutil.rmtree(server.env["KB_DATA_DIR"], ignore_errors=True)
-            shutil.copytree(server.data, server.env["KB_DATA_DIR"])
+            fresh = Path(server.env["KB_DATA_DIR"])
+            shutil.rmtree(fresh, ignore_errors=True)
+            shutil.copytree(server.data, fresh, ignore=shutil.ignore_patterns(ONNX_DIR))
+            (fresh / ONNX_DIR).symlink_to((server.data / ONNX_DIR).resolve())  # exports (int8 too) made once
         port = free_port()
         process = start(server, port)
         base = f"http://127.0.0.1:{port}"
