@@ -105,7 +105,7 @@ def collect_samples(
     # Each question asked as a customer's query would be: embedded the way queries are (with
     # KB_QUERY_INT8 that is the int8 model, whose scores sit a little lower than the stored vectors').
     texts = [searcher.chunks[row].text for _, row in picked]  # type: ignore[union-attr]
-    vectors = searcher.query_vectors(texts) if texts else []
+    vectors = searcher.query_vectors(texts) if texts else np.empty((0, 0), dtype=np.float32)
     samples = []
     for (slug, row), vector in zip(picked, vectors):
         info = searcher.chunks[row]

@@ -188,7 +188,7 @@ class Bot:
             conv.save_state(db, session_id, state)
             return None
         state.not_helpful += 1
-        answered = db["messages"].get(rated)
+        answered = db.table("messages").get(rated)
         articles = conv.messages(db, session_id)
         top = next((m.articles[0] for m in articles if m.id == rated and m.articles), None)
         record_signal(db, source="chat", reason="not_helpful", query=answered["query"] or answered["text"],
@@ -285,6 +285,7 @@ class Bot:
     def _pick_option(self, message: str, state: conv.State) -> str | None:
         text = message.strip().lower().rstrip(".!?")
         choices = [o["title"] for o in state.options] + [SOMETHING_ELSE]
+        picked: str | None
         if text.isdigit() and 1 <= int(text) <= len(choices):
             picked = choices[int(text) - 1]
         elif text in {"no", "none", "neither", "none of these", "something else", "other", "nope"}:

@@ -105,4 +105,4 @@ def messages(db: Database, conversation_id: str) -> list[Message]:
 
 
 def set_feedback(db: Database, message_id: int, feedback: str) -> None:
-    db["messages"].update(message_id, {"feedback": feedback})
+    db.table("messages").update(message_id, {"feedback": feedback})

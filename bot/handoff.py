@@ -81,23 +81,23 @@ def open_ticket(
     existing = ticket_for_conversation(db, conversation_id)
     stamp = now_iso()
     if existing:
-        db["tickets"].update(existing.id, {"email": email, "name": name or existing.name, "updated": stamp,
+        db.table("tickets").update(existing.id, {"email": email, "name": name or existing.name, "updated": stamp,
                                            **({"note": note} if note else {})})
-        return _ticket(db["tickets"].get(existing.id)), False
+        return _ticket(db.table("tickets").get(existing.id)), False
     first = next((m for m in messages(db, conversation_id) if m.role == "user"), None)
     subject = (first.text if first else note or "Help request").strip()
     subject = subject if len(subject) <= 150 else subject[:149] + "…"
     for _ in range(10):
         try:
             with db.conn:
-                row = db["tickets"].insert({
+                row = db.table("tickets").insert({
                     "reference": new_reference(), "conversation_id": conversation_id, "created": stamp,
                     "updated": stamp, "status": "open", "reason": reason if reason in REASONS else "user_requested",
                     "email": email, "name": name, "note": note, "subject": subject,
                     "page_url": conversation["page_url"], "confidence": confidence, "verified": int(verified),
                 })
-                db["conversations"].update(conversation_id, {"ticket_id": row.last_pk, "email": email, "name": name})
-            return _ticket(db["tickets"].get(row.last_pk)), True
+                db.table("conversations").update(conversation_id, {"ticket_id": row.last_pk, "email": email, "name": name})
+            return _ticket(db.table("tickets").get(int(row.last_pk or 0))), True
         except sqlite3.IntegrityError:
             # A reference collision (1 in a billion) or a concurrent handoff of the same conversation.
             again = ticket_for_conversation(db, conversation_id)
@@ -108,7 +108,7 @@ def open_ticket(
 
 def packet(db: Database, ticket: Ticket, base_url: str = "") -> dict[str, Any]:
     """The handoff packet: reason, customer, confidence, articles shown with votes, the full transcript."""
-    row = db["tickets"].get(ticket.id)
+    row = db.table("tickets").get(ticket.id)
     conversation = get_conversation(db, ticket.conversation_id)
     transcript = messages(db, ticket.conversation_id)
     shown: dict[str, dict[str, Any]] = {}
@@ -168,7 +168,7 @@ def set_status(db: Database, reference: str, status: str) -> Ticket:
     if status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     ticket = get_ticket(db, reference)
-    db["tickets"].update(ticket.id, {"status": status, "updated": now_iso()})
+    db.table("tickets").update(ticket.id, {"status": status, "updated": now_iso()})
     return get_ticket(db, reference)
 
 

@@ -67,13 +67,13 @@ def create_staff(db: Database, username: str, password: str, role: str) -> Staff
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"passwords need at least {MIN_PASSWORD} characters")
     try:
-        row = db["staff"].insert({
+        row = db.table("staff").insert({
             "username": username, "password_hash": hash_password(password), "role": role,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         })
     except sqlite3.IntegrityError:
         raise AccountError(f"there is already a staff account {username!r}") from None
-    return Staff(int(row.last_pk), username, role)
+    return Staff(int(row.last_pk or 0), username, role)
 
 
 def authenticate(db: Database, username: str, password: str) -> Staff | None:
@@ -85,7 +85,7 @@ def authenticate(db: Database, username: str, password: str) -> Staff | None:
     row = rows[0]
     if not check_password(password, row["password_hash"]):
         return None
-    db["staff"].update(row["id"], {"last_login": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
+    db.table("staff").update(row["id"], {"last_login": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")})
     return Staff(row["id"], row["username"], row["role"])
 
 
@@ -104,11 +104,11 @@ def set_password(db: Database, username: str, password: str) -> None:
     rows = list(db.query("select id from staff where username = ?", [username]))
     if not rows:
         raise AccountError(f"no staff account {username!r}")
-    db["staff"].update(rows[0]["id"], {"password_hash": hash_password(password)})
+    db.table("staff").update(rows[0]["id"], {"password_hash": hash_password(password)})
 
 
 def delete_staff(db: Database, username: str) -> None:
     rows = list(db.query("select id from staff where username = ?", [username]))
     if not rows:
         raise AccountError(f"no staff account {username!r}")
-    db["staff"].delete(rows[0]["id"])
+    db.table("staff").delete(rows[0]["id"])

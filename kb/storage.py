@@ -101,15 +101,15 @@ def replace_catalog(
     keep = {a.slug for a in articles}
     removed = sorted(set(known) - keep)
     for slug in removed:
-        db["chunks"].delete_where("article_slug = ?", [slug])
-        db["articles"].delete(slug)
+        db.table("chunks").delete_where("article_slug = ?", [slug])
+        db.table("articles").delete(slug)
     changed = [a for a in articles if known.get(a.slug) != article_hashes[a.slug]]
     changed_slugs = {a.slug for a in changed}
     for slug in changed_slugs & set(known):
-        db["chunks"].delete_where("article_slug = ?", [slug])
-    db["articles"].upsert_all((article_row(a, html[a.slug], article_hashes[a.slug]) for a in changed), pk="slug")
+        db.table("chunks").delete_where("article_slug = ?", [slug])
+    db.table("articles").upsert_all((article_row(a, html[a.slug], article_hashes[a.slug]) for a in changed), pk="slug")
     titles = {a.slug: a.title for a in articles}
-    db["chunks"].insert_all(
+    db.table("chunks").insert_all(
         (
             {"id": c.id, "article_slug": c.article_slug, "kind": c.kind, "anchor": c.anchor, "heading": c.heading,
              "title": titles[c.article_slug], "text": c.text, "content_hash": c.content_hash, "position": i}
@@ -117,14 +117,14 @@ def replace_catalog(
         ),
         pk="id",
     )
-    db["categories"].delete_where()
-    db["categories"].insert_all(
+    db.table("categories").delete_where()
+    db.table("categories").insert_all(
         {"key": category_key(c.slug, c.parent), "slug": c.slug, "parent": c.parent, "title": c.title,
          "description": c.description, "position": c.position}
         for c in categories
     )
-    db["redirects"].delete_where()
-    db["redirects"].insert_all(
+    db.table("redirects").delete_where()
+    db.table("redirects").insert_all(
         ({"old_slug": old, "slug": a.slug} for a in articles for old in a.redirect_from if old not in keep),
         pk="old_slug", replace=True,
     )
@@ -146,7 +146,7 @@ def cached_vectors(db: Database, model: str, hashes: Iterable[str]) -> dict[str,
 
 
 def store_vectors(db: Database, model: str, vectors: Mapping[str, bytes]) -> None:
-    db["embeddings"].upsert_all(
+    db.table("embeddings").upsert_all(
         ({"model": model, "content_hash": h, "vector": v} for h, v in vectors.items()), pk=("model", "content_hash")
     )
 
@@ -198,4 +198,4 @@ def keyword_search(db: Database, query: str, limit: int = 50) -> list[KeywordHit
 
 
 def record_index_run(db: Database, run: Mapping[str, Any]) -> None:
-    db["index_runs"].insert(dict(run), alter=True)
+    db.table("index_runs").insert(dict(run), alter=True)

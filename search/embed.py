@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class SentenceEmbedder:
         self.batch_size = batch_size
         # Where to load from when it is not the name (a model fine-tuned by ``kb tune`` lives in the data folder).
         self.source = source
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer once loaded (sentence-transformers is imported lazily)
         self._lock = threading.Lock()
         self._dims: int | None = None
 
@@ -79,7 +79,7 @@ class SentenceEmbedder:
                     except OSError as exc:
                         hint = "" if Path(source).exists() else " (models are loaded offline: give a local path)"
                         raise RuntimeError(f"cannot load embedding model {self.model_name!r}{hint}: {exc}") from None
-                    self._dims = int(model.get_embedding_dimension())
+                    self._dims = int(model.get_embedding_dimension() or 0)
                     self._model = model
         return self._model
 

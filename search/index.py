@@ -56,9 +56,10 @@ class VectorIndex:
         dims = int(vectors.shape[1])
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(vectors) > hnsw_threshold:
-            index: faiss.Index = faiss.IndexHNSWFlat(dims, 32, faiss.METRIC_INNER_PRODUCT)
-            index.hnsw.efConstruction = 80
-            index.hnsw.efSearch = 64
+            hnsw = faiss.IndexHNSWFlat(dims, 32, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 80
+            hnsw.hnsw.efSearch = 64
+            index: faiss.Index = hnsw
             kind = "hnsw"
         else:
             index = faiss.IndexFlatIP(dims)

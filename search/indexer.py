@@ -111,7 +111,7 @@ def index_articles(
         report.changed = sorted(a.slug for a in articles if before.get(a.slug) != hashes[a.slug])
         with db.conn:
             report.removed = replace_catalog(db, articles, catalog.categories, chunks, html, hashes)
-            db["meta"].upsert({"key": "build_id", "value": index.build_id}, pk="key")
+            db.table("meta").upsert({"key": "build_id", "value": index.build_id}, pk="key")
             # The swap happens inside the transaction: if it fails, the database rolls back with it.
             index.save(data_dir / INDEX_DIR)
         prune_vectors(db, embedder.model_name)

@@ -347,12 +347,12 @@ class Searcher:
         groups = {slug: rows for slug in slugs if (rows := self._rows_of(slug, kind))}
         if not groups:
             return found
-        rows = np.fromiter((r for group in groups.values() for r in group), dtype=np.int64)
-        sims = self.vectors[rows] @ vector
+        flat = np.fromiter((r for group in groups.values() for r in group), dtype=np.int64)
+        sims = self.vectors[flat] @ vector
         start = 0
         for slug, group in groups.items():
             best = start + int(np.argmax(sims[start:start + len(group)]))
-            found[slug] = (float(sims[best]), int(rows[best]))
+            found[slug] = (float(sims[best]), int(flat[best]))
             start += len(group)
         return found
 
