@@ -71,6 +71,15 @@ def test_short_words_do_not_mark_longer_words():
         "Backups are kept; <mark>money</mark> comes <mark>back</mark>.")
 
 
+def test_terms_mark_whole_words_from_their_start_in_any_case():
+    terms = query_terms("password backed")
+    assert highlight("PASSWORDS, unpassword, pass_word; BACKED up", terms) == (
+        "<mark>PASSWORDS</mark>, unpassword, pass_word; <mark>BACKED</mark> up")
+    # A character whose lowercase is longer ("İ" is two) still marks the right words after it.
+    assert highlight("İstanbul office: reset the password", query_terms("reset password")) == (
+        "İstanbul office: <mark>reset</mark> the <mark>password</mark>")
+
+
 
 def _assert_votes_are_shares_of_nearest(searcher, hits, vector, skip=frozenset()):
     """Each article's votes count its chunks among the VOTE_CHUNKS most similar (brute force; ties either way)."""
