@@ -55,8 +55,9 @@ class Settings(BaseSettings):
         "their turn, as threads beyond the cores only fight over Python's lock.",
     )
     query_int8: bool = Field(
-        False, description="Embed search queries with an int8 copy of the ONNX model (about 2x faster; articles stay "
-        "float32, so no re-index). See BENCHMARKS.md for its effect on answer quality.",
+        False, description="Embed search queries with an int8 copy of the ONNX model (up to 2x faster with int8 CPU "
+        "instructions, ~10 % on AVX2-only CPUs; articles stay float32, so no re-index). See BENCHMARKS.md for its "
+        "effect on answer quality.",
     )
     query_batch_size: int = Field(
         32, ge=1, le=256, description="Most concurrent queries the website embeds in one forward pass (1: no micro-batching).",
