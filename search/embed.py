@@ -35,6 +35,22 @@ def length_groups(lengths: Sequence[int], size: int) -> list[list[int]]:
     return [order[start:start + size] for start in range(0, len(order), size)]
 
 
+def budget_groups(lengths: Sequence[int], size: int, budget: int) -> list[list[int]]:
+    """Like ``length_groups``, and a run also stops before its texts, padded to its longest, pass ``budget``.
+
+    A forward pass holds every text padded to the longest, and attention grows with the square of
+    that length, so a pass of 64 long passages is slow and large; short ones still fill a run.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    runs: list[list[int]] = []
+    for i in order:
+        if runs and len(runs[-1]) < size and (len(runs[-1]) + 1) * max(1, lengths[i]) <= budget:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return runs
+
+
 def resolve_model(name: str) -> str:
     """A model name or path that sentence-transformers can load offline.
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from search.embed import SentenceEmbedder, length_groups, resolve_model
+from search.embed import SentenceEmbedder, budget_groups, resolve_model
 
 log = logging.getLogger("kb.search")
 
@@ -45,6 +45,12 @@ EXPORT_VERSION = 1
 OPSET = 17
 ONNX_DIR = "onnx"  # in the data folder: one export per model
 MODEL_FILE = "model.onnx"
+# Most characters in one forward pass, every text padded to the longest (``budget_groups``): a batch of
+# 32 questions stays one pass, 1,200-character sections go three at a time. Embedding the bundled
+# articles' 691 chunks on 2 cores: 64 texts a pass 21.6 s and 1,363 MB, 8192 chars 16.4 s, 4096 13.9 s
+# and 235 MB, 2048 13.6 s (torch, 64 a pass: 20.5 s and 910 MB); the Arduino help center 104 s
+# against torch's 110 s (issue 7).
+PASS_CHARS = 4096
 INT8_FILE = "model-int8.onnx"
 INT8_META_FILE = "int8.json"
 INT8_MIN_COSINE = 0.97
@@ -269,9 +275,9 @@ class _Runtime:
 class OnnxEmbedder(SentenceEmbedder):
     """A ``SentenceEmbedder`` whose forward passes run in ONNX Runtime; torch only exports (once).
 
-    ``threads`` is the intra-op threads of one forward pass; ``parallel`` forward passes run at once
-    for large inputs (indexing), each on its own thread, unless ``bulk_torch`` (the default) hands
-    inputs of ``batch_size`` texts or more to torch, which is faster there. With ``query_int8``,
+    ``threads`` is the intra-op threads of one forward pass; large inputs (indexing) go in passes of
+    similar length and at most ``PASS_CHARS``, ``parallel`` at once on their own threads (by default
+    as many as the cores leave room for: one pass on every core runs alone). With ``query_int8``,
     ``encode_queries`` runs the int8 copy of the export (see the module's notes); ``encode`` always
     runs float32. With ``strict`` a model that cannot be
     exported or does not match torch raises ``OnnxExportError``; otherwise it is logged and torch
@@ -293,15 +299,13 @@ class OnnxEmbedder(SentenceEmbedder):
         parallel: int = 0,
         strict: bool = False,
         query_int8: bool = False,
-        bulk_torch: bool = True,
     ) -> None:
         super().__init__(model_name, batch_size, source)
-        self.bulk_torch = bulk_torch
         self.cache_dir = cache_dir
         self.query_int8 = query_int8
         self.query_runtime: _Runtime | None = None
         self.threads = threads
-        self.parallel = parallel or (os.cpu_count() or 1)
+        self.parallel = parallel or max(1, (os.cpu_count() or 1) // max(1, threads))
         self.strict = strict
         self.runtime: _Runtime | None = None
         self.info: ExportInfo | None = None
@@ -318,25 +322,8 @@ class OnnxEmbedder(SentenceEmbedder):
                 self._derived[key] = OnnxEmbedder(
                     model_name, self.batch_size, source, cache_dir=self.cache_dir, threads=self.threads,
                     parallel=self.parallel, strict=self.strict, query_int8=self.query_int8,
-                    bulk_torch=self.bulk_torch,
                 )
             return self._derived[key]
-
-    def serve(self) -> None:
-        """From now on embed everything in ONNX Runtime, this model and its derived ones (a serving process).
-
-        Bulk encodes in a server (the gap worker's questions, a re-index after an edit) would otherwise
-        import torch on the first one: about 5 s of CPU that stalls answers (p99 1.3-1.6 s in the first
-        seconds of ``scripts/bench_speed_web.py``) and ~400 MB more memory. A torch model the startup
-        index loaded is let go.
-        """
-        with self._ready_lock:
-            self.bulk_torch = False
-            derived = list(self._derived.values())
-        if self._ready and self.runtime is not None:
-            self._model = None
-        for embedder in derived:
-            embedder.serve()
 
     def _prepare(self) -> None:
         if self._ready:
@@ -408,28 +395,25 @@ class OnnxEmbedder(SentenceEmbedder):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         self._prepare()
-        if self.runtime is None or (self.bulk_torch and len(texts) >= self.batch_size):
-            # A full batch or more (indexing): torch on every core beats ONNX Runtime's one thread per
-            # pass here, 30.7 s against 67.5 s for the Arduino help center (issue 7); the vectors
-            # are the same (the export's parity check), so queries still embed with ONNX.
+        if self.runtime is None:
             return super().encode(texts)
         return self._run(self.runtime, texts)
 
     def _run(self, runtime: _Runtime, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
-        if len(texts) <= self.batch_size:
+        # Similar lengths share a forward pass (little padding), and long passages go a few at a time.
+        batches = budget_groups([len(t) for t in texts], self.batch_size, PASS_CHARS)
+        if len(batches) == 1:
             return runtime.run(texts)
-        # Similar lengths share a forward pass (little padding), like sentence-transformers does.
-        batches = length_groups([len(t) for t in texts], self.batch_size)
         out = np.empty((len(texts), self.dims), dtype=np.float32)
 
         def run(rows: list[int]) -> None:
             out[rows] = runtime.run([texts[i] for i in rows])
 
-        if self.parallel > 1 and len(batches) > 1:
-            # Forward passes on separate threads (ORT releases the GIL) use every core without
-            # intra-op spinning, and one session serves them all.
+        if self.parallel > 1:
+            # Forward passes on separate threads (ORT releases the GIL) use every core when one
+            # pass has fewer threads than there are cores; one session serves them all.
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="kb-onnx")
             list(self._pool.map(run, batches))

@@ -37,6 +37,18 @@ def test_length_groups_cover_every_position_once_shortest_first():
     assert flat == sorted(lengths)
 
 
+def test_budget_groups_fill_runs_up_to_the_size_and_the_padded_budget():
+    from search.embed import budget_groups
+
+    lengths = [50, 1200, 40, 1100, 60, 30, 900, 45]
+    runs = budget_groups(lengths, 3, 2500)
+    assert sorted(i for r in runs for i in r) == list(range(8))
+    assert [lengths[i] for r in runs for i in r] == sorted(lengths)  # shortest first
+    assert all(len(r) <= 3 and len(r) * max(lengths[i] for i in r) <= 2500 for r in runs)
+    assert [len(r) for r in runs] == [3, 2, 2, 1]  # short texts fill a run; long ones go two at a time
+    assert budget_groups([5000, 10], 4, 1000) == [[1], [0]]  # a text over the budget still gets a run
+
+
 @pytest.mark.slow
 def test_training_embeddings_in_length_runs_equal_one_padded_pass(real_embedder):
     import torch

@@ -120,13 +120,3 @@ def test_the_served_model_runs_on_as_many_threads_as_set(articles_dir, data_dir,
     # Under the micro-batcher, the ONNX embedder (nothing is loaded until the first query).
     assert getattr(model, "inner", model).threads == expected
 
-
-def test_once_serving_the_model_never_hands_bulk_encodes_to_torch(articles_dir, data_dir, monkeypatch):
-    from search.onnx_embed import OnnxEmbedder
-    from web.app import serving_embedder, settle_for_serving
-
-    monkeypatch.setattr(OnnxEmbedder, "uses_torch", property(lambda self: False))  # no export in this test
-    model = serving_embedder(web_settings(articles_dir, data_dir))
-    assert model.inner.bulk_torch  # the startup index may use torch for full batches
-    settle_for_serving(model)
-    assert not model.inner.bulk_torch  # the gap worker's batches would import torch in the server

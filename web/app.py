@@ -72,20 +72,18 @@ def start_services(settings: Settings, embedder: Embedder) -> Services:
     return services
 
 
-def settle_for_serving(embedder: Embedder) -> None:
-    """After the startup index: every later encode in ONNX Runtime, and torch (if it runs) on one thread.
+def serve_queries_single_threaded(embedder: Embedder) -> None:
+    """Run the model on one CPU thread per query from now on (after the startup index is built).
 
-    ONNX Runtime sessions have their own thread setting (``KB_INFERENCE_THREADS``); from here on
-    torch is not even imported (``OnnxEmbedder.serve``). When torch is the model's runtime: a query is
-    one short text, so torch's intra-op threads buy little, and when the CPU is busy (concurrent
-    requests, other processes) their spin-waiting costs a lot: on the 2-core target machine under
-    load, embedding one query took 460 ms p50 with 2 threads and 12 ms with 1.
+    A query is one short text, so torch's intra-op threads buy little, and when the CPU is busy
+    (concurrent requests, other processes) their spin-waiting costs a lot: on the 2-core target
+    machine under load, embedding one query took 460 ms p50 with 2 threads and 12 ms with 1.
+    ONNX Runtime sessions have their own thread setting (``KB_INFERENCE_THREADS``): torch is then
+    not even imported.
     """
     embedder = getattr(embedder, "inner", embedder)  # under the micro-batcher
-    if isinstance(embedder, OnnxEmbedder):
-        embedder.serve()
-        if not embedder.uses_torch:
-            return
+    if isinstance(embedder, OnnxEmbedder) and not embedder.uses_torch:
+        return
     if isinstance(embedder, SentenceEmbedder):
         import torch
 
@@ -114,7 +112,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = start_services(settings, model)
-        settle_for_serving(model)
+        serve_queries_single_threaded(model)
         # Sync routes run in AnyIO's thread pool (40 threads by default). On two cores, 40 requests
         # at once mostly fight over the GIL: 32 concurrent chats got 142/s with p99 1.4 s, and
         # 245/s with p99 0.16 s on 2 threads (scripts/bench_speed_web.py, issue 7).
