@@ -6,7 +6,7 @@ import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlite_utils import Database
 
@@ -82,7 +82,7 @@ def open_ticket(
     stamp = now_iso()
     if existing:
         db.table("tickets").update(existing.id, {"email": email, "name": name or existing.name, "updated": stamp,
-                                           **({"note": note} if note else {})})
+                                                 **({"note": note} if note else {})})
         return _ticket(db.table("tickets").get(existing.id)), False
     first = next((m for m in messages(db, conversation_id) if m.role == "user"), None)
     subject = (first.text if first else note or "Help request").strip()
@@ -96,8 +96,10 @@ def open_ticket(
                     "email": email, "name": name, "note": note, "subject": subject,
                     "page_url": conversation["page_url"], "confidence": confidence, "verified": int(verified),
                 })
-                db.table("conversations").update(conversation_id, {"ticket_id": row.last_pk, "email": email, "name": name})
-            return _ticket(db.table("tickets").get(int(row.last_pk or 0))), True
+                db.table("conversations").update(
+                    conversation_id, {"ticket_id": row.last_pk, "email": email, "name": name}
+                )
+            return _ticket(db.table("tickets").get(cast(int, row.last_pk))), True
         except sqlite3.IntegrityError:
             # A reference collision (1 in a billion) or a concurrent handoff of the same conversation.
             again = ticket_for_conversation(db, conversation_id)

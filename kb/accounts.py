@@ -13,6 +13,7 @@ import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from typing import cast
 
 from sqlite_utils import Database
 
@@ -73,7 +74,7 @@ def create_staff(db: Database, username: str, password: str, role: str) -> Staff
         })
     except sqlite3.IntegrityError:
         raise AccountError(f"there is already a staff account {username!r}") from None
-    return Staff(int(row.last_pk or 0), username, role)
+    return Staff(int(cast(int, row.last_pk)), username, role)
 
 
 def authenticate(db: Database, username: str, password: str) -> Staff | None:

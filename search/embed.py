@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -31,11 +31,10 @@ def encode_queries(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
 
 def length_groups(lengths: Sequence[int], size: int) -> list[list[int]]:
     """Positions of ``lengths`` in runs of at most ``size``, shortest first: each run pads only to its own longest."""
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[start:start + size] for start in range(0, len(order), size)]
+    return budget_groups(lengths, size, None)
 
 
-def budget_groups(lengths: Sequence[int], size: int, budget: int) -> list[list[int]]:
+def budget_groups(lengths: Sequence[int], size: int, budget: int | None) -> list[list[int]]:
     """Like ``length_groups``, and a run also stops before its texts, padded to its longest, pass ``budget``.
 
     A forward pass holds every text padded to the longest, and attention grows with the square of
@@ -44,7 +43,7 @@ def budget_groups(lengths: Sequence[int], size: int, budget: int) -> list[list[i
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     runs: list[list[int]] = []
     for i in order:
-        if runs and len(runs[-1]) < size and (len(runs[-1]) + 1) * max(1, lengths[i]) <= budget:
+        if runs and len(runs[-1]) < size and (budget is None or (len(runs[-1]) + 1) * max(1, lengths[i]) <= budget):
             runs[-1].append(i)
         else:
             runs.append([i])
@@ -95,7 +94,7 @@ class SentenceEmbedder:
                     except OSError as exc:
                         hint = "" if Path(source).exists() else " (models are loaded offline: give a local path)"
                         raise RuntimeError(f"cannot load embedding model {self.model_name!r}{hint}: {exc}") from None
-                    self._dims = int(model.get_embedding_dimension() or 0)
+                    self._dims = int(cast(int, model.get_embedding_dimension()))
                     self._model = model
         return self._model
 
