@@ -1,8 +1,9 @@
 """The configured sentence-transformers model run by ONNX Runtime: exported once, cached, checked against torch.
 
 The export (``torch.onnx.export`` of the whole sentence-transformers pipeline: transformer and
-pooling) happens on first use and lands in ``cache_dir/<model>-<key>/``, where ``key`` identifies
-the model's files; later starts load it without importing torch at all. Each export is checked on
+pooling) happens on first use, in a child process unless torch is loaded here already
+(``export_in_child``), and lands in ``cache_dir/<model>-<key>/``, where ``key`` identifies the
+model's files; no start, the first included, imports torch into the serving process. Each export is checked on
 sample texts against the torch embedding (cosine >= ``PARITY_MIN_COSINE``, alone and padded in a
 batch); a model that does not match is recorded as such and embedded by torch instead.
 
@@ -23,6 +24,8 @@ import logging
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -180,6 +183,46 @@ def export_model(model: Any, model_name: str, folder: Path) -> ExportInfo:
     found = read_export(folder)
     assert found is not None
     return found
+
+
+def export_in_child(model_name: str, source: str, folder: Path) -> ExportInfo | None:
+    """``export_model`` in a fresh Python process, so torch never enters this one.
+
+    A server's first start exports its model; done in the server's own process, torch and the
+    torch model stayed in its memory until it restarted (a first start served at 746 MB instead of
+    ~300 MB, issue 7). Returns None when the child could not finish (logged with its last words):
+    the caller then exports in process. A missing onnx or onnxruntime is an ``ImportError`` here too.
+    """
+    root = str(Path(__file__).resolve().parents[1])  # so the child imports this same code
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+    result = subprocess.run(
+        [sys.executable, "-m", "search.onnx_embed", model_name, source, str(folder)],
+        env=env, cwd=root, capture_output=True, text=True, check=False,
+    )
+    found = read_export(folder)
+    if result.returncode == EXIT_IMPORT_ERROR:
+        raise ImportError(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "onnx is missing")
+    if result.returncode != 0 or found is None:
+        lines = result.stderr.strip().splitlines()
+        last = lines[-1] if lines else f"exit code {result.returncode}"  # the exception, after its traceback
+        log.warning("exporting %s in a child process failed (%s): exporting in this process", model_name, last)
+        return None
+    return found
+
+
+EXIT_IMPORT_ERROR = 3  # export_in_child's child: onnx / onnxruntime / sentence-transformers missing
+
+
+def _export_main(argv: Sequence[str]) -> int:
+    """``python -m search.onnx_embed MODEL SOURCE FOLDER``: the child of ``export_in_child``."""
+    model_name, source, folder = argv
+    try:
+        model = SentenceEmbedder(model_name, source=source)._load()
+        export_model(model, model_name, Path(folder))
+    except ImportError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_IMPORT_ERROR
+    return 0
 
 
 def parity(runtime: _Runtime, expected: np.ndarray) -> float:
@@ -354,9 +397,11 @@ class OnnxEmbedder(SentenceEmbedder):
         if info is None:
             log.info("exporting %s to ONNX in %s (once per model)", self.model_name, folder)
             folder.parent.mkdir(parents=True, exist_ok=True)
-            info = export_model(super()._load(), self.model_name, folder)
-            if info.ok:
-                self._model = None  # the torch model was only needed to export: free its memory
+            info = None if "torch" in sys.modules else export_in_child(self.model_name, source, folder)
+            if info is None:  # torch is here already (kb tune, a test), or the child failed: export here
+                info = export_model(super()._load(), self.model_name, folder)
+                if info.ok:
+                    self._model = None  # the torch model was only needed to export: free its memory
         if not info.ok:
             return None, info, f"{info.reason}; delete {folder} to export again"
         return _Runtime(folder, info, self.threads), info, ""
@@ -445,3 +490,7 @@ def make_embedder(
         raise ValueError(f"unknown inference {inference!r}: use auto, onnx or torch")
     return OnnxEmbedder(model_name, batch_size, cache_dir=cache_dir, threads=threads, strict=inference == "onnx",
                         query_int8=query_int8)
+
+
+if __name__ == "__main__":
+    sys.exit(_export_main(sys.argv[1:]))

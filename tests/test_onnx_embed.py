@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -87,6 +89,28 @@ def test_a_model_that_does_not_match_falls_back_to_torch_with_a_log_line(model_d
     ]
 
 
+def test_a_child_that_cannot_export_leaves_the_export_to_this_process(model_dir, tmp_path, monkeypatch, caplog):
+    # Without torch imported, the export runs in a child process; this model cannot load there.
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    loaded: list[str] = []
+    monkeypatch.setattr(SentenceEmbedder, "_load", lambda self: loaded.append(self.model_name) or "the torch model")
+
+    def export_here(model: str, name: str, folder: Path) -> ExportInfo:
+        assert (model, name) == ("the torch model", "my-model")
+        found = read_export(_record_failed_export(tmp_path / "onnx", model_dir))
+        assert found is not None and folder == export_dir(tmp_path / "onnx", "my-model", str(model_dir))
+        return found
+
+    monkeypatch.setattr("search.onnx_embed.export_model", export_here)
+    embedder = OnnxEmbedder("my-model", source=str(model_dir), cache_dir=tmp_path / "onnx")
+    with caplog.at_level(logging.WARNING, logger="kb.search"):
+        assert embedder.uses_torch
+    assert loaded == ["my-model"]
+    child = caplog.records[0].getMessage()
+    assert child.startswith("exporting my-model in a child process failed (") and str(model_dir) in child  # the child's error
+    assert child.endswith("): exporting in this process")
+
+
 def test_strict_onnx_refuses_a_model_that_does_not_match(model_dir, tmp_path):
     _record_failed_export(tmp_path / "onnx", model_dir)
     embedder = OnnxEmbedder("my-model", source=str(model_dir), cache_dir=tmp_path / "onnx", strict=True)
@@ -134,6 +158,25 @@ def test_onnx_vectors_match_torch(real_embedder, tmp_path):
     np.testing.assert_allclose(again.encode(texts), together, atol=1e-6)
     assert os.stat(folder / "model.onnx").st_mtime_ns == stamp
     assert read_export(folder) == onnx.info
+
+
+@pytest.mark.slow
+def test_a_first_start_exports_in_a_child_and_never_imports_torch(real_embedder, tmp_path):
+    texts = ["how do I get a refund for my annual plan", "my board is not detected"]
+    script = (
+        "import sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "from search.onnx_embed import OnnxEmbedder\n"
+        "embedder = OnnxEmbedder('all-MiniLM-L6-v2', cache_dir=Path(sys.argv[1]), strict=True)\n"
+        "np.save(sys.argv[2], embedder.encode(sys.argv[3:]))\n"
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules, embedder._model is None)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "onnx"), str(tmp_path / "v.npy"), *texts],
+                            cwd=root, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False", "True"]
+    assert read_export(next((tmp_path / "onnx").iterdir())).ok  # type: ignore[union-attr]
+    np.testing.assert_allclose(np.load(tmp_path / "v.npy"), real_embedder.encode(texts), atol=1e-4)
 
 
 @pytest.mark.slow
