@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from search.embed import SentenceEmbedder, budget_groups, resolve_model
+from search.embed import PASS_CHARS, SentenceEmbedder, budget_groups, resolve_model
 
 log = logging.getLogger("kb.search")
 
@@ -48,12 +48,6 @@ EXPORT_VERSION = 1
 OPSET = 17
 ONNX_DIR = "onnx"  # in the data folder: one export per model
 MODEL_FILE = "model.onnx"
-# Most characters in one forward pass, every text padded to the longest (``budget_groups``): a batch of
-# 32 questions stays one pass, 1,200-character sections go three at a time. Embedding the bundled
-# articles' 691 chunks on 2 cores: 64 texts a pass 21.6 s and 1,363 MB, 8192 chars 16.4 s, 4096 13.9 s
-# and 235 MB, 2048 13.6 s (torch, 64 a pass: 20.5 s and 910 MB); the Arduino help center 104 s
-# against torch's 110 s (issue 7).
-PASS_CHARS = 4096
 INT8_FILE = "model-int8.onnx"
 INT8_META_FILE = "int8.json"
 INT8_MIN_COSINE = 0.97

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search.indexer import index_articles
@@ -53,3 +54,14 @@ def test_the_model_loads_from_the_package_offline(real_embedder):
     vectors = real_embedder.encode(["hello"])
     assert vectors.shape == (1, 384)
     assert abs(float((vectors[0] ** 2).sum()) - 1.0) < 1e-4
+
+
+def test_torch_embeds_many_texts_in_passes_with_the_rows_in_order(real_embedder):
+    # Short and long texts mixed: passes of similar length (long passages a few at a time) give
+    # each text the vector it gets alone, in the order asked.
+    texts = [f"question {i} " + "about billing " * (i % 5) + "and a long passage " * 50 * (i % 9 == 0)
+             for i in range(40)]
+    together = real_embedder.encode(texts)
+    alone = np.vstack([real_embedder.encode([t]) for t in texts])
+    assert together.shape == (40, 384) and together.dtype == np.float32
+    assert (together * alone).sum(axis=1).min() >= 0.9999
