@@ -40,6 +40,7 @@ class BuildOptions:
     # Share of questions kept out of training so self-calibration sees new phrasings. Off: the shipped
     # targets were measured with calibration on the trained questions (BENCHMARKS.md).
     tune_held_out: float = 0.0
+    tune_frozen_layers: int = 0
     auto_calibrate: bool = True
     calibration_min_questions: int = 20
     target_precision: float = 0.9
@@ -88,7 +89,7 @@ def run_tune(
         embedder.source or resolve_model(embedder.model_name), embedder.model_name,
         article_groups(articles_dir, data_dir), data_dir, epochs=options.tune_epochs,
         batch_size=options.batch_size, max_seconds=options.tune_max_seconds, min_steps=options.tune_min_steps,
-        held_out=options.tune_held_out, progress=progress,
+        held_out=options.tune_held_out, frozen_layers=options.tune_frozen_layers, progress=progress,
     )
     tuned.save(data_dir)
     remove_other_models(data_dir, tuned)

@@ -58,7 +58,7 @@ def build_options(settings: Settings):  # type: ignore[no-untyped-def]
         batch_size=settings.embed_batch_size, keyword_weight=settings.keyword_weight, auto_tune=settings.auto_tune,
         tune_min_questions=settings.tune_min_questions, tune_epochs=settings.tune_epochs,
         tune_max_seconds=settings.tune_max_seconds, tune_held_out=settings.tune_held_out,
-        auto_calibrate=settings.auto_calibrate,
+        tune_frozen_layers=settings.tune_frozen_layers, auto_calibrate=settings.auto_calibrate,
         calibration_min_questions=settings.calibration_min_questions, target_precision=settings.target_precision,
         target_handoff=settings.target_handoff,
     )

@@ -121,6 +121,10 @@ class Settings(BaseSettings):
         0.0, ge=0, lt=0.5,
         description="Share of each article's questions kept out of fine-tuning, so self-calibration asks them as new questions.",
     )
+    tune_frozen_layers: int = Field(
+        0, ge=0, le=48,
+        description="Bottom layers of the model kept fixed when fine-tuning (the token embeddings count as one): faster steps.",
+    )
     # Handoff delivery (bot.outbox): empty smtp_host / webhook_url switch that channel off.
     smtp_host: str = Field("", description="SMTP server that sends handoff tickets to the support address; empty turns email off.")
     smtp_port: int = Field(25, ge=1, le=65535, description="Port of the SMTP server (587 with STARTTLS is usual).")

@@ -5,7 +5,10 @@ import random
 
 import pytest
 
-from search.tune import TunedModel, embed_for_training, length_groups, make_batches, plan_steps, questions_hash, trainable
+from search.tune import (
+    TunedModel, TuneError, embed_for_training, freeze_bottom, length_groups, make_batches, plan_steps, questions_hash,
+    trainable, tune_model,
+)
 
 
 def test_batches_never_hold_two_pairs_of_one_article():
@@ -104,3 +107,34 @@ def test_tune_then_index_and_search_use_the_tuned_model(tmp_path, real_embedder)
     (data / "tuned.json").unlink()
     with pytest.raises(IndexMismatchError, match="kb index"):
         Searcher.load(data, SentenceEmbedder("all-MiniLM-L6-v2"))
+
+
+@pytest.mark.slow
+def test_frozen_layers_stay_as_the_base_model_has_them(tmp_path, real_embedder):
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from search.embed import resolve_model
+
+    groups = [["card arrival", "my card has not arrived", "where is my new card"],
+              ["change pin", "how do I change my pin", "forgot my pin code"],
+              ["exchange rate", "what exchange rate do you use", "conversion rate for euros"]]
+    tuned = tune_model(resolve_model("all-MiniLM-L6-v2"), "all-MiniLM-L6-v2", groups, tmp_path, min_steps=3,
+                       learning_rate=1e-3, frozen_layers=3)
+    assert tuned.frozen_layers == 3 and tuned.steps == 3
+    base = real_embedder._load()[0].auto_model.state_dict()
+    after = SentenceTransformer(str(tmp_path / tuned.path), device="cpu")[0].auto_model.state_dict()
+    changed = {".".join(name.split(".")[:3 if name.startswith("encoder") else 1])
+               for name, weights in after.items() if not torch.equal(weights, base[name])}
+    # The token embeddings and the first two encoder layers are the base model's; the layers above trained.
+    assert not changed & {"embeddings", "encoder.layer.0", "encoder.layer.1"}
+    assert {f"encoder.layer.{i}" for i in range(2, 6)} <= changed
+
+
+def test_freezing_a_model_whose_layers_are_unknown_says_what_to_set():
+    class Unknown:
+        auto_model = object()
+
+    with pytest.raises(TuneError, match="cannot find the embedding and encoder layers of object: set KB_TUNE_FROZEN_LAYERS=0"):
+        freeze_bottom([Unknown()], 2)
+    assert freeze_bottom([Unknown()], 0) == 0
