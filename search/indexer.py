@@ -15,6 +15,7 @@ import numpy as np
 from kb.cache import ArticleCache, resolver_key
 from kb.catalog import load_catalog, slug_resolver
 from kb.chunk import chunk_article
+from kb.locks import INDEX_LOCK, data_lock
 from kb.models import Problem
 from kb.render import render_body
 from kb.storage import DB_FILE, article_row, cached_vectors, open_db, prune_vectors, record_index_run, replace_catalog
@@ -59,7 +60,18 @@ def index_articles(
     Files that cannot be parsed are reported in ``IndexReport.problems`` and skipped; everything else
     is indexed. The database changes and the new vector index become visible together at the end.
     A ``cache`` kept between runs (the website's live reload) parses and renders only changed files.
+    Processes sharing ``data_dir`` (server workers, ``kb index``) take turns (``kb.locks``): the second
+    finds the new chunks' vectors stored by the first and embeds nothing.
     """
+    with data_lock(data_dir, INDEX_LOCK):
+        return _index_articles(articles_dir, data_dir, embedder, chunk_max_chars, hnsw_threshold, progress,
+                               batch_size, cache)
+
+
+def _index_articles(
+    articles_dir: Path, data_dir: Path, embedder: Embedder, chunk_max_chars: int, hnsw_threshold: int,
+    progress: Progress | None, batch_size: int, cache: ArticleCache | None,
+) -> IndexReport:
     started = time.perf_counter()
     base_model = embedder.model_name
     # A model fine-tuned on this knowledge base (``kb tune``) replaces its base model.

@@ -469,3 +469,35 @@ def test_real_model_groups_paraphrases_and_keeps_topics_apart(real_embedder):
     assert second.created == ()
     right = sum(1 for s, topic in new.items() if majority.get(gap_of(db, s)) == topic)
     assert right >= 9, {db["gap_signals"].get(s)["query_text"]: gap_of(db, s) for s in new}
+
+
+def test_two_processes_clustering_at_once_file_each_question_once(tmp_path, fake_embedder):
+    # Server workers share one database; each runs the clustering. A slow model widens the window
+    # between reading the unassigned questions and filing them, where both used to read the same ones.
+    import threading
+    import time
+
+    class SlowEmbedder(type(fake_embedder)):  # type: ignore[misc]
+        def encode(self, texts):
+            time.sleep(0.2)
+            return super().encode(texts)
+
+    path = tmp_path / DB_FILE
+    setup = open_db(path)
+    signals = [ask(setup, q) for q in DARK + GIFT]
+    reports: list[ClusterReport] = []
+
+    def worker() -> None:
+        db = open_db(path)
+        reports.append(cluster_gaps(db, SlowEmbedder(), now=NOW))
+        db.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r.created) for r in reports) == [0, 2]  # one run filed both gaps; the other found nothing new
+    assert setup.execute("select count(*) from gaps").fetchone()[0] == 2
+    assert {gap_of(setup, s) for s in signals} == {1, 2}
+    setup.close()

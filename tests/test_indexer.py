@@ -106,3 +106,27 @@ def test_a_killed_build_keeps_the_previous_index(indexed, articles_dir, data_dir
     assert after.build_id == before.build_id
     db = open_db(data_dir / "kb.db")
     assert db["chunks"].count == len(after.chunk_ids)
+
+
+def test_two_processes_indexing_one_data_folder_take_turns(articles_dir, data_dir):
+    # Each server worker re-indexes after an edit; the second finds the first one's vectors stored.
+    import threading
+    import time
+
+    from tests.conftest import FakeEmbedder
+
+    class SlowEmbedder(FakeEmbedder):
+        def encode(self, texts):
+            time.sleep(0.2)
+            return super().encode(texts)
+
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(index_articles(articles_dir, data_dir, SlowEmbedder())))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first, second = sorted(reports, key=lambda r: -r.embedded)
+    assert first.embedded == first.chunks > 0 and second.embedded == 0 and second.reused == second.chunks
+    assert (data_dir / ".index.lock").exists()
