@@ -3,9 +3,9 @@
 The export (``torch.onnx.export`` of the whole sentence-transformers pipeline: transformer and
 pooling) happens on first use, in a child process unless torch is loaded here already
 (``export_in_child``), and lands in ``cache_dir/<model>-<key>/``, where ``key`` identifies the
-model's files; no start, the first included, imports torch into the serving process. Each export is checked on
-sample texts against the torch embedding (cosine >= ``PARITY_MIN_COSINE``, alone and padded in a
-batch); a model that does not match is recorded as such and embedded by torch instead.
+model's files; so no start, the first included, brings torch into a server. Each export is checked
+on sample texts against the torch embedding (cosine >= ``PARITY_MIN_COSINE``, alone and padded in
+a batch); a model that does not match is recorded as such and embedded by torch instead.
 
 Measured on the 2-core target machine (issue 7): one query in 1.5-3.5 ms instead of 8-15 ms with
 torch on one thread, with the same vectors.
@@ -179,6 +179,9 @@ def export_model(model: Any, model_name: str, folder: Path) -> ExportInfo:
     return found
 
 
+EXIT_IMPORT_ERROR = 3  # export_in_child's child: onnx / onnxruntime / sentence-transformers missing
+
+
 def export_in_child(model_name: str, source: str, folder: Path) -> ExportInfo | None:
     """``export_model`` in a fresh Python process, so torch never enters this one.
 
@@ -187,8 +190,11 @@ def export_in_child(model_name: str, source: str, folder: Path) -> ExportInfo | 
     ~300 MB, issue 7). Returns None when the child could not finish (logged with its last words):
     the caller then exports in process. A missing onnx or onnxruntime is an ``ImportError`` here too.
     """
-    root = str(Path(__file__).resolve().parents[1])  # so the child imports this same code
+    root = str(Path(__file__).resolve().parents[1])  # the child imports this same code, from there
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+    if Path(source).exists():  # paths as this process sees them: the child runs in ``root``
+        source = str(Path(source).resolve())
+    folder = folder.resolve()
     result = subprocess.run(
         [sys.executable, "-m", "search.onnx_embed", model_name, source, str(folder)],
         env=env, cwd=root, capture_output=True, text=True, check=False,
@@ -202,9 +208,6 @@ def export_in_child(model_name: str, source: str, folder: Path) -> ExportInfo | 
         log.warning("exporting %s in a child process failed (%s): exporting in this process", model_name, last)
         return None
     return found
-
-
-EXIT_IMPORT_ERROR = 3  # export_in_child's child: onnx / onnxruntime / sentence-transformers missing
 
 
 def _export_main(argv: Sequence[str]) -> int:

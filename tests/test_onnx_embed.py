@@ -171,9 +171,10 @@ def test_a_first_start_exports_in_a_child_and_never_imports_torch(real_embedder,
         "np.save(sys.argv[2], embedder.encode(sys.argv[3:]))\n"
         "print('torch' in sys.modules, 'sentence_transformers' in sys.modules, embedder._model is None)\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "onnx"), str(tmp_path / "v.npy"), *texts],
-                            cwd=root, capture_output=True, text=True, check=True)
+    # A data folder given relative to the server's working directory, as KB_DATA_DIR=data is.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run([sys.executable, "-c", script, "onnx", "v.npy", *texts],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
     assert result.stdout.split() == ["False", "False", "True"]
     assert read_export(next((tmp_path / "onnx").iterdir())).ok  # type: ignore[union-attr]
     np.testing.assert_allclose(np.load(tmp_path / "v.npy"), real_embedder.encode(texts), atol=1e-4)
