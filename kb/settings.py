@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         description="Share of each article's questions kept out of fine-tuning, so self-calibration asks them as new questions.",
     )
     tune_frozen_layers: int = Field(
-        0, ge=0, le=48,
+        1, ge=0, le=48,
         description="Bottom layers of the model kept fixed when fine-tuning (the token embeddings count as one): faster steps.",
     )
     # Handoff delivery (bot.outbox): empty smtp_host / webhook_url switch that channel off.
