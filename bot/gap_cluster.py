@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from bot.gap_store import iso, period_start, to_utc
 from bot.gap_title import keywords_by_group, tidy_question, title_from_question, title_quality
-from kb.locks import GAPS_LOCK, database_lock
+from kb.locks import GAPS_LOCK, one_at_a_time
 from search.embed import Embedder
 
 NearestFn = Callable[[str], "tuple[str, str, float] | None"]
@@ -148,6 +148,7 @@ def _nearest_fields(nearest: NearestFn, question: str) -> dict[str, Any]:
     return {"nearest_article_slug": slug, "nearest_article_title": title, "nearest_article_score": round(float(score), 4)}
 
 
+@one_at_a_time(GAPS_LOCK)
 def cluster_gaps(
     db: Database,
     embedder: Embedder,
@@ -176,28 +177,6 @@ def cluster_gaps(
     last ``since_days`` are considered. Runs sharing the database file (server workers, ``kb gaps cluster``)
     take turns (``kb.locks``), so no question is filed twice.
     """
-    database_file = db.execute("pragma database_list").fetchone()[2]
-    with database_lock(database_file, GAPS_LOCK):
-        return _cluster_gaps(
-            db, embedder, now=now, min_similarity=min_similarity, match_similarity=match_similarity, linkage=linkage,
-            min_count=min_count, since_days=since_days, batch_size=batch_size, nearest=nearest,
-        )
-
-
-def _cluster_gaps(
-    db: Database,
-    embedder: Embedder,
-    *,
-    now: datetime | None = None,
-    min_similarity: float = MIN_SIMILARITY,
-    match_similarity: float = MATCH_SIMILARITY,
-    linkage: str = "complete",
-    min_count: int = 2,
-    since_days: float = 90,
-    batch_size: int = BATCH_SIZE,
-    nearest: NearestFn | None = None,
-) -> ClusterReport:
-    """``cluster_gaps`` under its lock."""
     if not 0 < min_similarity < 1 or not 0 < match_similarity <= 1:
         raise ValueError("min_similarity and match_similarity are cosine similarities between 0 and 1")
     if linkage not in ("average", "complete", "single"):

@@ -9,13 +9,19 @@ cached by content hash, questions already in a gap) and only reloads.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
+import functools
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from filelock import FileLock
+from sqlite_utils import Database
 
 INDEX_LOCK = ".index.lock"  # search.indexer.index_articles
 GAPS_LOCK = ".gaps.lock"  # bot.gap_cluster.cluster_gaps
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def data_lock(data_dir: Path, name: str) -> FileLock:
@@ -28,8 +34,18 @@ def data_lock(data_dir: Path, name: str) -> FileLock:
     return FileLock(str(data_dir / name))
 
 
-def database_lock(database_file: str, name: str) -> AbstractContextManager[object]:
-    """``data_lock`` beside a SQLite file; no lock for an in-memory database (``""`` or ``":memory:"``)."""
-    if database_file in ("", ":memory:"):
-        return nullcontext()
-    return data_lock(Path(database_file).parent, name)
+def one_at_a_time(name: str) -> Callable[[Callable[Concatenate[Database, P], R]], Callable[Concatenate[Database, P], R]]:
+    """A decorator: calls on one SQLite file (the function's first argument) take turns under
+    ``data_lock(its folder, name)``, across processes; an in-memory database needs no lock."""
+
+    def decorate(function: Callable[Concatenate[Database, P], R]) -> Callable[Concatenate[Database, P], R]:
+        @functools.wraps(function)
+        def locked(db: Database, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            database_file = db.execute("pragma database_list").fetchone()[2]
+            lock = nullcontext() if database_file in ("", ":memory:") else data_lock(Path(database_file).parent, name)
+            with lock:
+                return function(db, *args, **kwargs)
+
+        return locked
+
+    return decorate
