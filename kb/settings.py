@@ -62,10 +62,11 @@ class Settings(BaseSettings):
         "effect on answer quality.",
     )
     query_batch_size: int = Field(
-        32, ge=1, le=256, description="Most concurrent queries the website embeds in one forward pass (1: no micro-batching).",
+        1, ge=1, le=256, description="Most concurrent queries the website embeds in one forward pass (1: no micro-batching: "
+        "each request's query runs its own pass, which measured faster on CPUs, see BENCHMARKS.md).",
     )
     query_batch_wait_ms: float = Field(
-        1.0, ge=0, le=50, description="Under load, how long a forward pass waits for more queries to join it (ms).",
+        1.0, ge=0, le=50, description="With micro-batching on, how long a forward pass waits under load for more queries to join it (ms).",
     )
     search_min_score: float = Field(
         0.35, ge=0, le=1,
@@ -205,8 +206,7 @@ class Settings(BaseSettings):
         """``inference_threads`` with 0 made the number of CPU cores.
 
         A lone query on the 2-core target: 9.7 ms on one thread, 6.5 ms on two. Under load the
-        micro-batcher's one model thread runs every pass, so two threads still used both cores
-        without lowering throughput (BENCHMARKS.md, issue 7).
+        request threads' passes share the session's threads, and throughput held (BENCHMARKS.md, issue 7).
         """
         return self.inference_threads or os.cpu_count() or 1
 

@@ -117,6 +117,17 @@ def test_the_served_model_runs_on_as_many_threads_as_set(articles_dir, data_dir,
 
     settings = web_settings(articles_dir, data_dir, inference_threads=setting)
     model = serving_embedder(settings)
-    # Under the micro-batcher, the ONNX embedder (nothing is loaded until the first query).
-    assert getattr(model, "inner", model).threads == expected
+    # The ONNX embedder (nothing is loaded until the first query).
+    assert model.threads == expected
+
+
+def test_micro_batching_is_off_unless_a_batch_size_is_set(articles_dir, data_dir):
+    from search.batcher import BatchingEmbedder
+    from search.onnx_embed import OnnxEmbedder
+    from web.app import serving_embedder
+
+    assert isinstance(serving_embedder(web_settings(articles_dir, data_dir)), OnnxEmbedder)
+    batched = serving_embedder(web_settings(articles_dir, data_dir, query_batch_size=8, query_batch_wait_ms=2))
+    assert isinstance(batched, BatchingEmbedder) and isinstance(batched.inner, OnnxEmbedder)
+    assert (batched.max_batch, batched.max_wait) == (8, 0.002)
 

@@ -91,7 +91,12 @@ def serve_queries_single_threaded(embedder: Embedder) -> None:
 
 
 def serving_embedder(settings: Settings) -> Embedder:
-    """The configured model (``KB_INFERENCE``) behind the micro-batcher: concurrent requests share forward passes."""
+    """The configured model (``KB_INFERENCE``), behind the micro-batcher when ``KB_QUERY_BATCH_SIZE`` > 1.
+
+    Off by default: on the CPUs measured, the batcher's one model thread made every query wait for
+    it, and each request running its own forward pass served 5-10 % more chats a second under load
+    with ONNX Runtime (and 50 % more with torch). BENCHMARKS.md, issue 7.
+    """
     model = make_embedder(
         settings.model, settings.embed_batch_size, inference=settings.inference,
         cache_dir=settings.data_dir / ONNX_DIR, threads=settings.onnx_threads, query_int8=settings.query_int8,
