@@ -94,7 +94,7 @@ def serving_embedder(settings: Settings) -> Embedder:
     """The configured model (``KB_INFERENCE``), behind the micro-batcher when ``KB_QUERY_BATCH_SIZE`` > 1.
 
     Off by default: on the CPUs measured, the batcher's one model thread made every query wait for
-    it, and each request running its own forward pass served 5-10 % more chats a second under load
+    it, and each request running its own forward pass served 0-8 % more chats a second under load
     with ONNX Runtime (and 50 % more with torch). BENCHMARKS.md, issue 7.
     """
     model = make_embedder(
