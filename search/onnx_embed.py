@@ -456,13 +456,18 @@ class OnnxEmbedder(SentenceEmbedder):
         if self.parallel > 1:
             # Forward passes on separate threads (ORT releases the GIL) use every core when one
             # pass has fewer threads than there are cores; one session serves them all.
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="kb-onnx")
-            list(self._pool.map(run, batches))
+            list(self._passes().map(run, batches))
         else:
             for rows in batches:
                 run(rows)
         return out
+
+    def _passes(self) -> ThreadPoolExecutor:
+        """The threads of parallel passes, made once: indexing and the gap worker may both embed at once."""
+        with self._ready_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="kb-onnx")
+            return self._pool
 
     def describe(self) -> dict[str, Any]:
         """What runs the model (for logs and benchmarks)."""
